@@ -1,0 +1,57 @@
+"""The graph's state: what a thread remembers between turns.
+
+The state holds the model's working memory only: the running summary and the turns not yet folded
+into it. It never holds the whole transcript, so a checkpoint stays the same size however long the
+thread grows; every completed turn is archived separately (see `graph.transcript`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph import add_messages
+
+
+def merge_report(current: dict[str, Any] | None, update: dict[str, Any]) -> dict[str, Any]:
+    """Nodes report what they did this turn key by key; `trim` starts each turn's report afresh."""
+    if update.get("turn_started"):
+        return dict(update)
+    return {**(current or {}), **update}
+
+
+@dataclass(kw_only=True)
+class InputState:
+    """What a caller sends: the new human message (or messages)."""
+
+    messages: Annotated[Sequence[AnyMessage], add_messages] = field(default_factory=list)
+    """Turns the model still sees verbatim; the new message is appended by `add_messages`."""
+
+
+@dataclass(kw_only=True)
+class State(InputState):
+    summary: str = ""
+    """Running summary of every turn folded out of `messages`, in the conversation's language."""
+
+    turns: int = 0
+    """Completed turns in the thread, including those since trimmed or folded."""
+
+    summarised_turns: int = 0
+    """How many of those turns live only in the summary (and the transcript)."""
+
+    fold_due: int = 0
+    """Oldest completed turns `trim` has handed to `summarise` this turn."""
+
+    summary_error: str = ""
+    """Why the last summary attempt failed; empty once one succeeds. The turns stay verbatim."""
+
+    summary_failures: int = 0
+    """Summary attempts that failed in a row; the next turn retries."""
+
+    token_scale: float = 1.0
+    """Calibration of the token estimate: provider-reported prompt tokens / our estimate."""
+
+    report: Annotated[dict[str, Any], merge_report] = field(default_factory=dict)
+    """What the memory did this turn (trimmed, folded, token counts, usage): for verbose output."""

@@ -1,0 +1,156 @@
+"""A small Groq-compatible HTTP server on 127.0.0.1 for tests.
+
+The real `langchain-groq` client is pointed at it (`GROQ_API_BASE`); it posts to
+`/openai/v1/chat/completions`, plain or streamed (server-sent events). The server records every request
+body so tests can check exactly what the model was sent, and answers through `reply`, a function of the
+request body, with usage computed from the prompt size (3 characters a token, so that the client's
+estimate of 4 has something to calibrate against).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+CHAT_PATH = "/openai/v1/chat/completions"
+CHARS_PER_TOKEN = 3
+
+
+@dataclass
+class Fault:
+    """A canned failure: HTTP status with body and headers, or a delay before answering."""
+
+    status: int = 500
+    body: str = '{"error": {"message": "internal error", "type": "server_error"}}'
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0
+
+
+def is_summary_request(body: dict[str, Any]) -> bool:
+    first = body["messages"][0]
+    return first["role"] == "system" and "running summary" in first["content"]
+
+
+def default_reply(body: dict[str, Any]) -> str:
+    last_user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+    if is_summary_request(body):
+        return "Resumen: " + last_user.split("New turns:")[-1].strip().replace("\n", " ")[:120]
+    return f"Respuesta a: {last_user}"
+
+
+class GroqStub:
+    def __init__(self, reply: Callable[[dict[str, Any]], str] = default_reply) -> None:
+        self.reply = reply
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.faults: list[Fault] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length", 0))
+                body = json.loads(self.rfile.read(length))
+                stub.requests.append(body)
+                stub.headers.append(dict(self.headers))
+                if self.path != CHAT_PATH:
+                    return self._send(404, '{"error": {"message": "not found"}}')
+                if stub.faults:
+                    fault = stub.faults.pop(0)
+                    time.sleep(fault.delay)
+                    if fault.status != 200:
+                        return self._send(fault.status, fault.body, fault.headers)
+                text = stub.reply(body)
+                prompt_chars = sum(len(m.get("content") or "") for m in body["messages"])
+                usage = {
+                    "prompt_tokens": max(1, prompt_chars // CHARS_PER_TOKEN),
+                    "completion_tokens": max(1, len(text) // CHARS_PER_TOKEN),
+                }
+                usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+                if body.get("stream"):
+                    return self._stream(body["model"], text, usage)
+                return self._send(200, json.dumps(_completion(body["model"], text, usage)))
+
+            def _send(self, status: int, payload: str, headers: tuple = ()) -> None:
+                data = payload.encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _stream(self, model: str, text: str, usage: dict[str, int]) -> None:
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.end_headers()
+                words = text.split(" ")
+                for index, word in enumerate(words):
+                    piece = word if index == len(words) - 1 else word + " "
+                    self._event(_chunk(model, {"content": piece}, None))
+                last = _chunk(model, {}, "stop")
+                last["x_groq"] = {"id": "req_stub", "usage": usage}
+                self._event(last)
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+
+            def _event(self, payload: dict[str, Any]) -> None:
+                self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
+                self.wfile.flush()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def chat_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if not is_summary_request(r)]
+
+    def summary_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if is_summary_request(r)]
+
+    def __enter__(self) -> GroqStub:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _completion(model: str, text: str, usage: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": usage,
+    }
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }

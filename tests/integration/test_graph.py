@@ -1,0 +1,267 @@
+"""The memory graph with a checkpointer and a store, on the deterministic echo model.
+
+Each PRODUCT.md invariant has a test here that fails if the invariant breaks.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
+from pydantic import Field
+
+from graph import Context
+from graph.graph import graph as module_graph
+from graph.models import EchoChatModel
+from graph.tokens import TokenCounter
+from graph.transcript import read_transcript
+
+THREAD = {"configurable": {"thread_id": "t"}}
+
+# The seed's own examples (../shared/seeds): the window conversation and the summary-buffer one.
+SEED_WINDOW_QUESTIONS = [
+    "Hola, soy Juan, ¿puedes ayudarme en algo?",
+    "Quiero hacer una consulta sobre la historia reciente de Colombia",
+    "¿Sabes que presidentes tuvo el pais entre 1980 y 1990?",
+    "¿A qué partidos políticos pertenecían dichos presidentes?",
+]
+SEED_PROCESO_VOTACION = (
+    "Según el reglamento académico, para sustentar el trabajo de grado en modalidad practica "
+    "empresarial, se requiere certificado de la empresa de terminación de la práctica"
+)
+
+
+def ask(graph, text, context, config=THREAD):
+    return graph.invoke({"messages": [HumanMessage(text)]}, config, context=context)
+
+
+def conversation(prompt):
+    """The human/AI contents of a prompt, without the system message."""
+    return [m.content for m in prompt if not isinstance(m, SystemMessage)]
+
+
+class RecordingSummariser(EchoChatModel):
+    """The echo summariser, recording which messages each summary folded."""
+
+    folded: list[list[str]] = Field(default_factory=list)
+    """Message ids of each batch folded."""
+
+    def summarise(self, previous, turns, max_tokens, count):
+        self.folded.append([m.id for m in turns])
+        return super().summarise(previous, turns, max_tokens, count)
+
+
+class BrokenSummariser(EchoChatModel):
+    """A summary model that fails the way `mode` says, until `heal()` is called."""
+
+    mode: str = "raise"
+    calls: int = 0
+
+    def summarise(self, previous, turns, max_tokens, count):
+        self.calls += 1
+        if self.mode == "raise":
+            raise ConnectionError("summary provider unreachable")
+        if self.mode == "slow":
+            time.sleep(2)
+        if self.mode == "empty":
+            return "   "
+        if self.mode == "huge":
+            return "palabra " * (max_tokens * 10)
+        return super().summarise(previous, turns, max_tokens, count)
+
+
+def test_module_graph_has_the_three_named_nodes():
+    nodes = set(module_graph.get_graph().nodes)
+    assert {"trim", "summarise", "model"} <= nodes
+
+
+def test_seed_window_k2_shows_exactly_the_last_two_exchanges(make_graph, echo):
+    graph = make_graph(echo)
+    context = Context(model="echo", memory="window", k=2)
+    for question in SEED_WINDOW_QUESTIONS[:3]:
+        ask(graph, question, context)
+    # After the third question the memory holds the last two exchanges: what the model sees next.
+    ask(graph, SEED_WINDOW_QUESTIONS[3], context)
+    assert conversation(echo.prompts[-1]) == [
+        SEED_WINDOW_QUESTIONS[1],
+        SEED_WINDOW_QUESTIONS[1],
+        SEED_WINDOW_QUESTIONS[2],
+        SEED_WINDOW_QUESTIONS[2],
+        SEED_WINDOW_QUESTIONS[3],
+    ]
+    assert conversation(echo.prompts[2])[:2] == [SEED_WINDOW_QUESTIONS[0]] * 2
+    assert (
+        "summary" not in graph.get_state(THREAD).values
+        or not graph.get_state(THREAD).values["summary"]
+    )
+
+
+def test_seed_summary_buffer_100_tokens_keeps_newest_and_folds_the_rest(make_graph, echo, store):
+    graph = make_graph(echo)
+    context = Context(
+        model="echo",
+        memory="summary-buffer",
+        max_tokens=100,
+        system_prompt="Responde siempre en español.",
+    )
+    ask(graph, SEED_PROCESO_VOTACION, context)
+    out = ask(graph, "¿para qué necesito ese certificado?", context)
+    # The newest turn is verbatim; the first one now lives in the summary.
+    assert [m.content for m in out["messages"]] == ["¿para qué necesito ese certificado?"] * 2
+    assert "reglamento académico" in out["summary"]
+    assert out["summarised_turns"] == 1
+    assert "reglamento académico" in echo.prompts[-1][0].content  # the model saw the summary
+    # Nothing is lost from the transcript.
+    assert next(m.content for m in read_transcript(store, "t")) == SEED_PROCESO_VOTACION
+
+
+def test_invariant_1_what_leaves_the_view_is_folded_first(make_graph, echo):
+    summariser = RecordingSummariser()
+    graph = make_graph(echo, summary_model=summariser)
+    context = Context(model="echo", memory="hybrid", k=2, max_tokens=300, target_tokens=150)
+    seen_ids: list[str] = []
+    for n in range(25):
+        before = {m.id for m in graph.get_state(THREAD).values.get("messages", [])}
+        out = ask(graph, f"Pregunta {n}: " + "dato " * 20, context)
+        after = {m.id for m in out["messages"]}
+        left = before - after
+        folded = {i for batch in summariser.folded for i in batch}
+        assert left <= folded, "a message left the view without being folded into the summary"
+        seen_ids.extend(m.id for m in out["messages"] if m.id not in seen_ids)
+    assert summariser.folded, "the threshold was crossed, so something must have been folded"
+
+
+def test_invariant_1_window_discards_without_summarising(make_graph, echo):
+    summariser = RecordingSummariser()
+    graph = make_graph(echo, summary_model=summariser)
+    for n in range(6):
+        out = ask(graph, f"q{n}", Context(model="echo", memory="window", k=1))
+    assert summariser.folded == []
+    assert [m.content for m in out["messages"]] == ["q4", "q4", "q5", "q5"]
+
+
+def tool_exchange(n: int) -> list:
+    call_id = f"call_{n}"
+    return [
+        HumanMessage(f"¿Qué tiempo hace en la ciudad {n}?"),
+        AIMessage("", tool_calls=[{"name": "weather", "args": {"city": n}, "id": call_id}]),
+        ToolMessage(f"Soleado en la ciudad {n} " + "detalle " * 15, tool_call_id=call_id),
+    ]
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        Context(model="echo", memory="window", k=1),
+        Context(model="echo", memory="summary-buffer", max_tokens=250),
+        Context(model="echo", memory="hybrid", k=1, max_tokens=300),
+        Context(model="echo", memory="summary"),
+    ],
+    ids=lambda c: c.memory,
+)
+def test_invariant_2_no_orphan_tool_result_and_no_split_call(make_graph, echo, context):
+    graph = make_graph(echo)
+    for n in range(8):
+        graph.invoke({"messages": tool_exchange(n)}, THREAD, context=context)
+        ask(graph, f"Gracias por lo de la ciudad {n}", context)
+    assert len(echo.prompts) == 16
+    for prompt in echo.prompts:
+        assert isinstance(prompt[0], SystemMessage)
+        assert isinstance(prompt[1], HumanMessage), "the view must start at a human message"
+        calls = {c["id"] for m in prompt if isinstance(m, AIMessage) for c in m.tool_calls}
+        results = {m.tool_call_id for m in prompt if isinstance(m, ToolMessage)}
+        assert calls == results
+
+
+def test_invariant_3_summaries_are_cumulative_capped_and_in_the_conversation_language(
+    make_graph, echo
+):
+    graph = make_graph(echo)
+    context = Context(model="echo", memory="summary", summary_max_tokens=60)
+    ask(graph, "Me llamo Juan y vivo en Bogotá.", context)
+    ask(graph, "Trabajo como ingeniero de sistemas.", context)
+    first = graph.get_state(THREAD).values["summary"]
+    ask(graph, "Mi color favorito es el verde.", context)
+    second = graph.get_state(THREAD).values["summary"]
+    assert "Me llamo Juan" in first
+    assert "Me llamo Juan" in second and "ingeniero" in second  # the old summary was merged
+    counter = TokenCounter(echo)
+    for n in range(30):
+        out = ask(graph, f"Dato número {n}: " + "historia " * 12, context)
+        assert counter.text(out["summary"]) <= 60
+    assert "Dato número 29" not in out["summary"]  # the current turn is not folded yet
+    assert "Dato número 28" in out["summary"]
+    spanish = {"de", "la", "que", "el", "en", "y", "es", "mi", "me", "como"}
+    assert len(spanish & set(second.lower().split())) >= 4
+
+
+def test_invariant_4_summaries_are_batched_by_hysteresis_with_a_cheaper_model(make_graph, echo):
+    summariser = RecordingSummariser()
+    graph = make_graph(echo, summary_model=summariser)
+    context = Context(model="echo", memory="hybrid", k=10, max_tokens=800, target_tokens=400)
+    summaries = 0
+    for n in range(40):
+        out = ask(graph, f"Mensaje {n}. " + "texto " * 25, context)
+        if out["report"].get("folded_turns"):
+            summaries += 1
+            after = TokenCounter(echo, out["token_scale"]).prompt(echo.prompts[-1][:-1])
+            assert after <= context.policy().low
+        assert out["report"]["context_tokens"] <= context.max_tokens + 100
+    assert 3 <= summaries <= 40 // 4, f"{summaries} summaries in 40 turns is not batched"
+    assert len(summariser.folded) == summaries  # the summary model did them, not the chat model
+    assert all("running summary" not in p[0].content for p in echo.prompts)
+
+
+@pytest.mark.parametrize("mode", ["raise", "slow", "empty", "huge"])
+def test_invariant_5_a_failed_summary_loses_nothing_and_the_next_turn_retries(
+    make_graph, echo, mode
+):
+    broken = BrokenSummariser(mode=mode)
+    graph = make_graph(echo, summary_model=broken)
+    context = Context(model="echo", memory="summary", summary_timeout=0.5)
+    ask(graph, "primero", context)
+    out = ask(graph, "segundo", context)
+    assert out["messages"][-1].content == "segundo"  # the reply still comes
+    assert [m.content for m in out["messages"]] == ["primero", "primero", "segundo", "segundo"]
+    assert out["summary_error"] and out["summary_failures"] == 1
+    assert out["report"]["summary_error"] == out["summary_error"]
+    assert out.get("summary", "") == ""
+    broken.mode = "ok"
+    out = ask(graph, "tercero", context)
+    assert out["summary_error"] == "" and out["summary_failures"] == 0
+    assert "primero" in out["summary"] and "segundo" in out["summary"]
+    assert [m.content for m in out["messages"]] == ["tercero", "tercero"]
+
+
+def test_invariant_6_the_full_transcript_stays_retrievable(make_graph, echo, store):
+    graph = make_graph(echo)
+    context = Context(model="echo", memory="hybrid", k=2, max_tokens=200)
+    sent = [f"Mensaje {n}: " + "contenido " * 10 for n in range(20)]
+    for text in sent:
+        out = ask(graph, text, context)
+    assert len(out["messages"]) < 40  # the model's view is bounded...
+    transcript = read_transcript(store, "t")
+    assert [m.content for m in transcript] == [t for text in sent for t in (text, text)]
+    assert [m.type for m in transcript[:2]] == ["human", "ai"]
+    assert out["turns"] == 20
+
+
+def test_tool_turns_are_archived_whole(make_graph, echo, store):
+    graph = make_graph(echo)
+    graph.invoke({"messages": tool_exchange(1)}, THREAD, context=Context(model="echo"))
+    assert [m.type for m in read_transcript(store, "t")] == ["human", "ai", "tool", "ai"]
+
+
+def test_token_scale_calibrates_from_reported_usage(make_graph):
+    class Reporting(EchoChatModel):
+        def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+            result = super()._generate(messages, stop, run_manager, **kwargs)
+            usage = result.generations[0].message.usage_metadata
+            usage["input_tokens"] = usage["input_tokens"] * 2
+            return result
+
+    graph = make_graph(Reporting())
+    for n in range(6):
+        out = ask(graph, f"q{n} " + "x" * 200, Context(model="echo"))
+    assert 1.9 < out["token_scale"] <= 2.0

@@ -1,0 +1,100 @@
+"""Groq through the real `langchain-groq` client, pointed at the local stub server."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import HumanMessage
+
+from graph import Context
+from graph.agent import Memoria
+from graph.context import DEFAULT_GROQ_MODEL
+from graph.models import ModelSpecError, load_chat_model
+from graph.prompts import SUMMARY_HEADER
+
+THREAD = {"configurable": {"thread_id": "g"}}
+
+
+def ask(graph, text, context):
+    return graph.invoke({"messages": [HumanMessage(text)]}, THREAD, context=context)
+
+
+def test_request_carries_model_system_prompt_summary_and_only_the_last_k_turns(groq, make_graph):
+    graph = make_graph()
+    context = Context(memory="hybrid", k=2, max_tokens=400, system_prompt="Responde en español.")
+    questions = [f"Pregunta {n}: " + "contexto " * 20 for n in range(8)]
+    for question in questions:
+        out = ask(graph, question, context)
+
+    assert context.model == DEFAULT_GROQ_MODEL
+    last = groq.chat_requests()[-1]
+    assert last["model"] == "llama-3.3-70b-versatile"
+    assert groq.headers[-1]["Authorization"] == "Bearer gsk_test_0123456789abcdef"
+    system, *rest = last["messages"]
+    assert system["role"] == "system"
+    assert system["content"].startswith("Responde en español.")
+    assert SUMMARY_HEADER in system["content"] and out["summary"] in system["content"]
+    users = [m["content"] for m in rest if m["role"] == "user"]
+    assert users[-1] == questions[-1]
+    assert 1 <= len(users) - 1 <= 2, "at most k completed turns after a fold"
+    assert users == questions[-len(users) :]
+    assert out["messages"][-1].content == f"Respuesta a: {questions[-1]}"
+
+
+def test_summary_request_merges_the_previous_summary_in_the_conversation_language(groq, make_graph):
+    graph = make_graph()
+    context = Context(memory="summary")
+    ask(graph, "Me llamo Juan y vivo en Bogotá.", context)
+    ask(graph, "Trabajo como ingeniero.", context)
+    first_summary = graph.get_state(THREAD).values["summary"]
+    ask(graph, "Me gusta el fútbol.", context)
+
+    first, second = groq.summary_requests()
+    instructions = second["messages"][0]["content"]
+    assert "same language as the conversation" in instructions
+    assert "never drop what the previous summary says" in instructions
+    assert "(none yet)" in first["messages"][1]["content"]
+    assert first_summary in second["messages"][1]["content"], "the previous summary is merged"
+    assert "Trabajo como ingeniero." in second["messages"][1]["content"]
+    assert second["max_tokens"] == context.policy().effective_summary_cap
+
+
+def test_a_separate_summary_model_is_used_for_summaries(groq, make_graph):
+    graph = make_graph()
+    context = Context(memory="summary", summary_model="groq:llama-3.1-8b-instant")
+    for text in ["uno", "dos", "tres"]:
+        ask(graph, text, context)
+    assert {r["model"] for r in groq.summary_requests()} == {"llama-3.1-8b-instant"}
+    assert {r["model"] for r in groq.chat_requests()} == {"llama-3.3-70b-versatile"}
+
+
+def test_token_estimate_calibrates_to_groq_usage(groq, make_graph):
+    graph = make_graph()
+    for n in range(6):
+        out = ask(graph, f"Mensaje {n} " + "palabras " * 40, Context(memory="buffer"))
+    # The stub counts 3 characters a token; the raw estimate assumes 4 plus overheads.
+    assert 1.15 < out["token_scale"] < 1.4
+    reported = out["report"]["usage"]["input_tokens"]
+    assert abs(out["report"]["prompt_tokens_estimate"] - reported) / reported < 0.15
+
+
+def test_streaming_reply_through_the_library(groq, tmp_path):
+    with Memoria(db=tmp_path / "m.sqlite", context=Context(memory="window", k=3)) as agent:
+        pieces = list(agent.stream("s", "Hola, ¿quién eres?"))
+        assert len(pieces) > 1
+        assert "".join(pieces) == "Respuesta a: Hola, ¿quién eres?"
+        assert groq.requests[-1]["stream"] is True
+        assert agent.state("s").turns == 1
+        assert [m.content for m in agent.transcript("s")][1] == "Respuesta a: Hola, ¿quién eres?"
+
+
+def test_groq_without_a_key_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("GROQ_API_KEY", raising=False)
+    load_chat_model.cache_clear()
+    with pytest.raises(ModelSpecError, match="needs GROQ_API_KEY"):
+        load_chat_model("groq:llama-3.3-70b-versatile")
+
+
+@pytest.mark.parametrize("spec", ["nonsense", "groq:", ":model", "nosuchprovider:model"])
+def test_unknown_model_specs_are_clear_errors(spec):
+    with pytest.raises(ModelSpecError):
+        load_chat_model(spec)
