@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -13,12 +14,37 @@ from langchain_core.runnables import RunnableConfig
 
 from graph.context import Context
 from graph.graph import build_graph
-from graph.memory import flatten
+from graph.legacy import load_legacy_memory
+from graph.memory import flatten, group_turns
 from graph.nodes import Models, plan_turn
 from graph.persistence import open_sqlite, resolve_db_path
 from graph.prompts import build_prompt
 from graph.state import State
-from graph.transcript import read_transcript
+from graph.threads import MEMORY_FIELDS, ThreadExport, ThreadInfo
+from graph.transcript import (
+    archive_turn,
+    delete_transcript,
+    read_turns,
+    transcript_namespace,
+    turn_key,
+)
+
+THREAD_ID = re.compile(r"[\w.:@-]{1,128}")
+TITLE_LENGTH = 60
+
+
+class ThreadNotFoundError(LookupError):
+    pass
+
+
+class ThreadExistsError(ValueError):
+    pass
+
+
+def validate_thread_id(thread_id: str) -> str:
+    if not THREAD_ID.fullmatch(thread_id):
+        raise ValueError(f"invalid thread id {thread_id!r}: use 1-128 letters, digits or . _ - : @")
+    return thread_id
 
 
 class Memoria:
@@ -36,13 +62,16 @@ class Memoria:
         context: Context | None = None,
         model: BaseChatModel | None = None,
         summary_model: BaseChatModel | None = None,
+        load_models: bool = True,
     ) -> None:
         self.context = context or Context()
         self.db_path = resolve_db_path(db)
         self._models = Models(chat=model, summary=summary_model)
-        # Load the models now, so a bad spec or a missing key fails before any turn is typed.
-        self._models.chat_model(self.context)
-        self._models.summary_model(self.context)
+        if load_models:
+            # Now, so that a bad spec or a missing key fails before any turn is typed. Thread
+            # administration passes False: it needs no model.
+            self._models.chat_model(self.context)
+            self._models.summary_model(self.context)
         self._resources = ExitStack()
         self.checkpointer, self.store = self._resources.enter_context(open_sqlite(self.db_path))
         self.graph = build_graph(
@@ -60,49 +89,151 @@ class Memoria:
 
     @staticmethod
     def config(thread_id: str) -> RunnableConfig:
-        return {"configurable": {"thread_id": thread_id}}
+        return {"configurable": {"thread_id": validate_thread_id(thread_id)}}
+
+    # Turns
 
     def send(self, thread_id: str, text: str) -> AIMessage:
         """Run one turn and return the reply."""
-        result = self.graph.invoke(
-            {"messages": [HumanMessage(text)]}, self.config(thread_id), context=self.context
-        )
+        with self._turn(thread_id) as config:
+            result = self.graph.invoke(
+                {"messages": [HumanMessage(text)]},
+                config,
+                context=self.context,
+                durability="exit",
+            )
         return result["messages"][-1]
 
     def stream(self, thread_id: str, text: str) -> Iterator[str]:
         """Run one turn, yielding the reply's text as the model produces it."""
-        for chunk, metadata in self.graph.stream(
-            {"messages": [HumanMessage(text)]},
-            self.config(thread_id),
-            context=self.context,
-            stream_mode="messages",
-        ):
-            is_reply = metadata.get("langgraph_node") == "model"
-            if is_reply and isinstance(chunk, AIMessageChunk) and (piece := chunk.text):
-                yield piece
+        with self._turn(thread_id) as config:
+            for chunk, metadata in self.graph.stream(
+                {"messages": [HumanMessage(text)]},
+                config,
+                context=self.context,
+                stream_mode="messages",
+                durability="exit",
+            ):
+                is_reply = metadata.get("langgraph_node") == "model"
+                if is_reply and isinstance(chunk, AIMessageChunk) and (piece := chunk.text):
+                    yield piece
+
+    @contextmanager
+    def _turn(self, thread_id: str) -> Iterator[RunnableConfig]:
+        """A turn either completes or leaves the thread exactly as it was (error, Ctrl-C)."""
+        config = self.config(thread_id)
+        before = self.checkpointer.get_tuple(config)
+        try:
+            yield config
+        except BaseException:
+            before_id = before.config["configurable"]["checkpoint_id"] if before else None
+            self.checkpointer.discard_after(config, before_id)
+            turns = before.checkpoint["channel_values"].get("turns", 0) if before else 0
+            self.store.delete(transcript_namespace(thread_id), turn_key(turns))
+            raise
+
+    # Reading a thread
+
+    def exists(self, thread_id: str) -> bool:
+        return self.checkpointer.get_tuple(self.config(thread_id)) is not None
 
     def state(self, thread_id: str) -> State:
         values = self.graph.get_state(self.config(thread_id)).values
         return State(**values) if values else State()
 
-    def last_report(self, thread_id: str) -> dict[str, Any]:
-        return dict(self.state(thread_id).report)
-
     def transcript(self, thread_id: str) -> list[BaseMessage]:
         """Every message of the thread, in order, including those trimmed or summarised."""
-        return read_transcript(self.store, thread_id)
+        return flatten(read_turns(self.store, validate_thread_id(thread_id)))
 
     def next_prompt(self, thread_id: str) -> list[BaseMessage]:
-        """Exactly what the model would be sent next, before the next message is added."""
+        """What the model will be sent next: system prompt, summary and the turns it will keep.
+
+        If the next message pushes a summarising preset over its limit, older turns are folded first.
+        """
         state = self.state(thread_id)
-        plan, completed = plan_turn(
-            State(
-                messages=[*state.messages, HumanMessage("")],
-                summary=state.summary,
-                token_scale=state.token_scale,
-            ),
-            self.context,
-            self._models.chat_model(self.context),
+        pending = State(
+            messages=[*state.messages, HumanMessage("")],
+            summary=state.summary,
+            token_scale=state.token_scale,
         )
-        kept = completed[plan.drop :]
-        return build_prompt(self.context.system_prompt, state.summary, flatten(kept))
+        plan, completed = plan_turn(pending, self.context, self._models.chat_model(self.context))
+        return build_prompt(
+            self.context.system_prompt, state.summary, flatten(completed[plan.drop :])
+        )
+
+    # Administration
+
+    def threads(self) -> list[ThreadInfo]:
+        """Every thread, most recently updated first."""
+        with self.checkpointer.cursor(transaction=False) as cur:
+            rows = cur.execute(
+                "SELECT thread_id, sum(length(checkpoint) + length(metadata)) FROM checkpoints "
+                "WHERE checkpoint_ns = '' GROUP BY thread_id"
+            ).fetchall()
+        infos = [self._thread_info(thread_id, size) for thread_id, size in rows]
+        return sorted(infos, key=lambda info: info.updated_at, reverse=True)
+
+    def _thread_info(self, thread_id: str, checkpoint_bytes: int) -> ThreadInfo:
+        saved = self.checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
+        namespace = transcript_namespace(thread_id)
+        first = self.store.get(namespace, turn_key(0))
+        title = ""
+        if first is not None:
+            title = " ".join(str(first.value["messages"][0].get("content", "")).split())
+        with self.store.lock:
+            (transcript_bytes,) = self.store.conn.execute(
+                "SELECT coalesce(sum(length(value)), 0) FROM store WHERE prefix = ?",
+                (".".join(namespace),),
+            ).fetchone()
+        return ThreadInfo(
+            thread_id=thread_id,
+            title=title[:TITLE_LENGTH] + ("…" if len(title) > TITLE_LENGTH else ""),
+            turns=saved.checkpoint["channel_values"].get("turns", 0) if saved else 0,
+            updated_at=saved.checkpoint["ts"] if saved else "",
+            size_bytes=checkpoint_bytes + transcript_bytes,
+        )
+
+    def latest_thread(self) -> str | None:
+        threads = self.threads()
+        return threads[0].thread_id if threads else None
+
+    def export_thread(self, thread_id: str) -> ThreadExport:
+        if not self.exists(thread_id):
+            raise ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
+        state = self.state(thread_id)
+        memory: dict[str, Any] = {key: getattr(state, key) for key in MEMORY_FIELDS}
+        memory["messages"] = list(state.messages)
+        return ThreadExport(thread_id, read_turns(self.store, thread_id), memory)
+
+    def import_thread(self, export: ThreadExport, thread_id: str | None = None) -> str:
+        """Write an exported thread under `thread_id` (default: its own id), which must be new."""
+        thread_id = validate_thread_id(thread_id or export.thread_id)
+        if self.exists(thread_id):
+            raise ThreadExistsError(
+                f"thread {thread_id!r} already exists in {self.db_path}; import under a new --thread"
+            )
+        for index, turn in enumerate(export.turns):
+            archive_turn(self.store, thread_id, index, turn)
+        values = {key: export.memory[key] for key in MEMORY_FIELDS if key in export.memory}
+        values["messages"] = export.memory.get("messages", [])
+        self.graph.update_state(self.config(thread_id), values, as_node="model")
+        return thread_id
+
+    def import_legacy_pickle(self, data: bytes, thread_id: str) -> str:
+        """Import a LangChain memory pickle (read through an allow-list, never `pickle.load`)."""
+        messages, summary = load_legacy_memory(data)
+        turns = group_turns(messages)
+        memory = {"summary": summary, "turns": len(turns), "messages": messages}
+        return self.import_thread(ThreadExport(thread_id, turns, memory), thread_id)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete the thread's checkpoints and transcript, and give the space back to the file."""
+        if not self.exists(thread_id):
+            raise ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
+        self.checkpointer.delete_thread(thread_id)
+        delete_transcript(self.store, thread_id)
+        with self.checkpointer.cursor(transaction=False):
+            # executescript steps the pragma to the end; `execute` would free a single page.
+            self.checkpointer.conn.executescript(
+                "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"
+            )

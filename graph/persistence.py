@@ -1,5 +1,13 @@
-"""Where threads live: a SQLite database holding the checkpoints (working memory) and the store
-(transcripts), serialised with LangGraph's strict msgpack serializer; no pickle anywhere.
+"""Where threads live: one SQLite file holding the checkpoints (each thread's working memory) and the
+LangGraph store (each thread's transcript), serialised with LangGraph's strict msgpack serializer and
+JSON; no pickle anywhere.
+
+Why it stays small and fast (the measured numbers are in the README):
+- the state holds only the model's bounded view, never the whole transcript;
+- the graph runs with `durability="exit"`: one checkpoint per turn, not one per node;
+- `TurnSqliteSaver` keeps just the newest checkpoint of a thread and its parent (the parent is what a
+  failed turn rolls back to), so checkpoints do not pile up;
+- every completed turn is appended once to the transcript, as compact JSON.
 """
 
 from __future__ import annotations
@@ -9,13 +17,17 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
+from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.store.sqlite import SqliteStore
 
 DEFAULT_DB = Path("checkpoints") / "memoria.sqlite"
 BUSY_TIMEOUT_SECONDS = 30
+PAGE_SIZE = 16384
 
 
 def resolve_db_path(db: str | os.PathLike[str] | None = None) -> Path:
@@ -28,6 +40,45 @@ def strict_serializer() -> JsonPlusSerializer:
     return JsonPlusSerializer(pickle_fallback=False, allowed_msgpack_modules=None)
 
 
+class TurnSqliteSaver(SqliteSaver):
+    """A `SqliteSaver` that keeps only the newest checkpoint of each thread and its parent.
+
+    The state is the model's working memory and the transcript is archived elsewhere, so older
+    checkpoints serve no one; keeping them would make the database grow with the square of the
+    conversation. The parent is kept so that a failed turn can be undone (`discard_after`).
+    """
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        saved = super().put(config, checkpoint, metadata, new_versions)
+        parent_id = config["configurable"].get("checkpoint_id")
+        if parent_id:
+            self._delete_where(saved, "checkpoint_id < ?", parent_id)
+        return saved
+
+    def discard_after(self, config: RunnableConfig, checkpoint_id: str | None) -> None:
+        """Delete the thread's checkpoints newer than `checkpoint_id` (all of them if None)."""
+        if checkpoint_id is None:
+            self._delete_where(config, "1 = 1")
+        else:
+            self._delete_where(config, "checkpoint_id > ?", checkpoint_id)
+
+    def _delete_where(self, config: RunnableConfig, condition: str, *params: Any) -> None:
+        thread_id = str(config["configurable"]["thread_id"])
+        namespace = config["configurable"].get("checkpoint_ns", "")
+        with self.cursor() as cur:
+            for table in ("checkpoints", "writes"):
+                cur.execute(
+                    f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_ns = ? AND {condition}",
+                    (thread_id, namespace, *params),
+                )
+
+
 def _connect(path: Path, *, autocommit: bool) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path,
@@ -35,15 +86,24 @@ def _connect(path: Path, *, autocommit: bool) -> sqlite3.Connection:
         timeout=BUSY_TIMEOUT_SECONDS,
         **({"isolation_level": None} if autocommit else {}),
     )
-    conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_SECONDS * 1000}")
+    # Both only take effect on a new database. A turn is stored as one row of a few KB; 16 KiB pages
+    # pack such rows with less slack than the default 4 KiB (measured: 1.46x the raw text after
+    # 1,000 turns of 800-character messages, against 1.51x). Incremental auto-vacuum lets `delete`
+    # give the space back to the file.
+    conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+    conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+    conn.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL never corrupts the database and survives a killed process; only a power
+    # cut may lose the last turns. It saves an fsync per transaction.
+    conn.execute("PRAGMA synchronous=NORMAL")
     return conn
 
 
 @contextmanager
 def open_sqlite(
     db: str | os.PathLike[str] | None = None,
-) -> Iterator[tuple[SqliteSaver, SqliteStore]]:
+) -> Iterator[tuple[TurnSqliteSaver, SqliteStore]]:
     """Open (creating it owner-only if needed) the database; yields its checkpointer and store."""
     path = resolve_db_path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,7 +112,7 @@ def open_sqlite(
     with ExitStack() as stack:
         saver_conn = stack.enter_context(closing(_connect(path, autocommit=False)))
         store_conn = stack.enter_context(closing(_connect(path, autocommit=True)))
-        saver = SqliteSaver(saver_conn, serde=strict_serializer())
+        saver = TurnSqliteSaver(saver_conn, serde=strict_serializer())
         store = SqliteStore(store_conn)
         saver.setup()
         store.setup()

@@ -1,7 +1,7 @@
 """The full transcript of a thread, kept apart from the model's bounded view.
 
-The `model` node archives each completed turn in the graph's LangGraph store, one JSON item per turn
-keyed by its number. Re-running a turn (after a crash or a failed call) overwrites the same key, so a
+The `model` node archives each completed turn in the graph's LangGraph store, one compact JSON item
+per turn, in the namespace ("memoria", <thread id>) under the turn's number. Re-running a turn (after a crash or a failed call) overwrites the same key, so a
 turn is never archived twice. With no store configured, nothing is archived here and the transcript
 can only be rebuilt from the checkpointer's history.
 """
@@ -9,12 +9,43 @@ can only be rebuilt from the checkpointer's history.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from langchain_core.messages import BaseMessage, messages_from_dict, messages_to_dict
-from langgraph.store.base import BaseStore
+from langchain_core.messages import BaseMessage, messages_from_dict
+from langgraph.store.base import BaseStore, Item, PutOp
 
-TRANSCRIPT_NAMESPACE = "memoria-transcript"
+TRANSCRIPT_NAMESPACE = "memoria"
 PAGE = 500
+
+
+def encode_message(message: BaseMessage) -> dict[str, Any]:
+    """Compact JSON form of a message: its type, the fields that differ from their defaults, and of
+    the provider's metadata only the model name and the token usage (as `[input, output]`)."""
+    data = {
+        "type": message.type,
+        **message.model_dump(
+            exclude_defaults=True, exclude={"type", "response_metadata", "usage_metadata"}
+        ),
+    }
+    if model_name := message.response_metadata.get("model_name"):
+        data["model"] = model_name
+    if usage := getattr(message, "usage_metadata", None):
+        data["usage"] = [usage["input_tokens"], usage["output_tokens"]]
+    return data
+
+
+def decode_message(data: dict[str, Any]) -> BaseMessage:
+    fields = {key: value for key, value in data.items() if key not in ("type", "model", "usage")}
+    if "model" in data:
+        fields["response_metadata"] = {"model_name": data["model"]}
+    if "usage" in data:
+        input_tokens, output_tokens = data["usage"]
+        fields["usage_metadata"] = {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "total_tokens": input_tokens + output_tokens,
+        }
+    return messages_from_dict([{"type": data["type"], "data": fields}])[0]
 
 
 def transcript_namespace(thread_id: str) -> tuple[str, str]:
@@ -23,7 +54,8 @@ def transcript_namespace(thread_id: str) -> tuple[str, str]:
 
 
 def turn_key(index: int) -> str:
-    return f"{index:010d}"
+    # Plain decimal keeps rows small (the key is stored three times); order is restored numerically.
+    return str(index)
 
 
 def archive_turn(
@@ -32,21 +64,30 @@ def archive_turn(
     store.put(
         transcript_namespace(thread_id),
         turn_key(index),
-        {"messages": messages_to_dict(messages)},
+        {"messages": [encode_message(m) for m in messages]},
         index=False,
     )
 
 
-def read_turns(store: BaseStore, thread_id: str) -> list[list[BaseMessage]]:
-    """Every archived turn of a thread, oldest first."""
+def _items(store: BaseStore, thread_id: str) -> list[Item]:
     namespace = transcript_namespace(thread_id)
-    items = []
+    items: list[Item] = []
     while page := store.search(namespace, limit=PAGE, offset=len(items)):
         items.extend(page)
         if len(page) < PAGE:
             break
-    items.sort(key=lambda item: item.key)
-    return [messages_from_dict(item.value["messages"]) for item in items]
+    return sorted(items, key=lambda item: int(item.key))
+
+
+def read_turns(store: BaseStore, thread_id: str) -> list[list[BaseMessage]]:
+    """Every archived turn of a thread, oldest first."""
+    return [
+        [decode_message(m) for m in item.value["messages"]] for item in _items(store, thread_id)
+    ]
+
+
+def delete_transcript(store: BaseStore, thread_id: str) -> None:
+    store.batch([PutOp(item.namespace, item.key, None) for item in _items(store, thread_id)])
 
 
 def read_transcript(store: BaseStore, thread_id: str) -> list[BaseMessage]:
