@@ -12,6 +12,7 @@ import importlib.util
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,8 +46,14 @@ class ModelSpecError(ValueError):
 def load_chat_model(spec: str) -> BaseChatModel:
     """Build (once per process) the chat model a spec string names."""
     spec = spec.strip()
-    if spec == "echo":
-        return EchoChatModel()
+    if spec == "echo" or spec.startswith("echo:"):
+        delay = spec.removeprefix("echo").removeprefix(":")
+        try:
+            return EchoChatModel(delay=float(delay or 0))
+        except ValueError:
+            raise ModelSpecError(
+                f"echo takes a delay in seconds per word (echo:0.2), not {delay!r}"
+            ) from None
     if spec == "local" or spec.startswith("local:"):
         return LocalChatModel(
             model_path=spec.removeprefix("local").removeprefix(":") or smollm2_path()
@@ -102,6 +109,8 @@ class EchoChatModel(BaseChatModel):
     """
 
     prompts: list[list[BaseMessage]] = Field(default_factory=list, exclude=True)
+    delay: float = 0.0
+    """Seconds to wait before each streamed word (`echo:0.2`), to watch streaming or interrupt it."""
 
     @property
     def _llm_type(self) -> str:
@@ -135,6 +144,7 @@ class EchoChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         text = self._reply(messages)
         for piece in re.findall(r"\S+\s*|\s+", text):
+            time.sleep(self.delay)
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
