@@ -104,9 +104,11 @@ class SeedPickleSystem:
     name = "seed-pickle"
 
     def __init__(self, directory: Path) -> None:
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
         from langchain_classic.memory import ConversationBufferMemory
 
+        # Importing langchain_classic turns its deprecation warnings back on: the anchor is
+        # deprecated on purpose, so silence them afterwards.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
         self.path = directory / "memory.pkl"
         self.memory = ConversationBufferMemory()
 

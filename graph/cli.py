@@ -342,7 +342,7 @@ def memory_line(report: dict[str, Any], state: Any) -> str:
             f"provider reported {usage.get('input_tokens', '?')} in / "
             f"{usage.get('output_tokens', '?')} out"
         )
-    parts.append(f"{len(state.messages)} messages in view, {state.turns} turns in all")
+    parts.append(f"{len(state.messages)} messages kept verbatim, {state.turns} turns in all")
     return " · ".join(parts)
 
 
