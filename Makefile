@@ -18,7 +18,7 @@ else
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 endif
 
-.PHONY: install chat test lint format bench clean
+.PHONY: install chat test crash lint format bench clean
 
 install: $(STAMP)
 
@@ -40,6 +40,10 @@ chat: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
+
+# The SIGKILL test with 200 kills at random moments (the test suite runs it with 30).
+crash: $(STAMP)
+	MEMORIA_CRASH_KILLS=200 $(BIN)/python -m pytest -s tests/e2e/test_crash_and_concurrency.py -k sigkill
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

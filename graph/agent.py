@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
 
 from graph.context import Context
 from graph.graph import build_graph
 from graph.legacy import load_legacy_memory
 from graph.memory import flatten, group_turns
 from graph.nodes import Models, plan_turn
-from graph.persistence import open_sqlite, resolve_db_path
+from graph.persistence import ThreadLocks, open_sqlite, resolve_db_path
 from graph.prompts import build_prompt
 from graph.state import State
 from graph.threads import MEMORY_FIELDS, ThreadExport, ThreadInfo
@@ -28,6 +29,40 @@ from graph.transcript import (
     transcript_namespace,
     turn_key,
 )
+
+
+def reply_piece(chunk: Any, metadata: dict[str, Any]) -> str:
+    """The reply text in a `stream_mode="messages"` event ("" for summaries and other nodes)."""
+    if metadata.get("langgraph_node") == "model" and isinstance(chunk, AIMessageChunk):
+        return chunk.text
+    return ""
+
+
+async def astream_reply(
+    graph: CompiledStateGraph,
+    thread_id: str,
+    text: str,
+    *,
+    context: Context | None = None,
+) -> AsyncIterator[str]:
+    """Run one turn of `graph` on a thread and yield the reply token by token (async).
+
+    Works with any async checkpointer, e.g. `AsyncSqliteSaver` or `AsyncPostgresSaver`:
+
+        async with AsyncSqliteSaver.from_conn_string("chat.sqlite") as saver:
+            graph = build_graph(checkpointer=saver)
+            async for piece in astream_reply(graph, "juan", "Hola", context=Context(model="echo")):
+                print(piece, end="")
+    """
+    async for chunk, metadata in graph.astream(
+        {"messages": [HumanMessage(text)]},
+        {"configurable": {"thread_id": validate_thread_id(thread_id)}},
+        context=context or Context(),
+        stream_mode="messages",
+    ):
+        if piece := reply_piece(chunk, metadata):
+            yield piece
+
 
 THREAD_ID = re.compile(r"[\w.:@-]{1,128}")
 TITLE_LENGTH = 60
@@ -74,6 +109,8 @@ class Memoria:
             self._models.summary_model(self.context)
         self._resources = ExitStack()
         self.checkpointer, self.store = self._resources.enter_context(open_sqlite(self.db_path))
+        self.locks = ThreadLocks(self.db_path)
+        self._resources.callback(self.locks.close)
         self.graph = build_graph(
             model, summary_model=summary_model, checkpointer=self.checkpointer, store=self.store
         )
@@ -114,23 +151,23 @@ class Memoria:
                 stream_mode="messages",
                 durability="exit",
             ):
-                is_reply = metadata.get("langgraph_node") == "model"
-                if is_reply and isinstance(chunk, AIMessageChunk) and (piece := chunk.text):
+                if piece := reply_piece(chunk, metadata):
                     yield piece
 
     @contextmanager
     def _turn(self, thread_id: str) -> Iterator[RunnableConfig]:
         """A turn either completes or leaves the thread exactly as it was (error, Ctrl-C)."""
         config = self.config(thread_id)
-        before = self.checkpointer.get_tuple(config)
-        try:
-            yield config
-        except BaseException:
-            before_id = before.config["configurable"]["checkpoint_id"] if before else None
-            self.checkpointer.discard_after(config, before_id)
-            turns = before.checkpoint["channel_values"].get("turns", 0) if before else 0
-            self.store.delete(transcript_namespace(thread_id), turn_key(turns))
-            raise
+        with self.locks.hold(thread_id):
+            before = self.checkpointer.get_tuple(config)
+            try:
+                yield config
+            except BaseException:
+                before_id = before.config["configurable"]["checkpoint_id"] if before else None
+                self.checkpointer.discard_after(config, before_id)
+                turns = before.checkpoint["channel_values"].get("turns", 0) if before else 0
+                self.store.delete(transcript_namespace(thread_id), turn_key(turns))
+                raise
 
     # Reading a thread
 
@@ -143,7 +180,7 @@ class Memoria:
 
     def transcript(self, thread_id: str) -> list[BaseMessage]:
         """Every message of the thread, in order, including those trimmed or summarised."""
-        return flatten(read_turns(self.store, validate_thread_id(thread_id)))
+        return flatten(read_turns(self.store, thread_id, self.state(thread_id).turns))
 
     def next_prompt(self, thread_id: str) -> list[BaseMessage]:
         """What the model will be sent next: system prompt, summary and the turns it will keep.
@@ -203,7 +240,7 @@ class Memoria:
         state = self.state(thread_id)
         memory: dict[str, Any] = {key: getattr(state, key) for key in MEMORY_FIELDS}
         memory["messages"] = list(state.messages)
-        return ThreadExport(thread_id, read_turns(self.store, thread_id), memory)
+        return ThreadExport(thread_id, read_turns(self.store, thread_id, state.turns), memory)
 
     def import_thread(self, export: ThreadExport, thread_id: str | None = None) -> str:
         """Write an exported thread under `thread_id` (default: its own id), which must be new."""

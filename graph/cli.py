@@ -108,6 +108,10 @@ def open_conversation(
     db: str | None,
     **settings: Any,
 ) -> tuple[Memoria, str]:
+    if thread_id is not None and continue_:
+        raise CliError("use either --thread or --continue, not both")
+    if thread_id is not None:
+        validate_thread_id(thread_id)
     overrides = {"model": model, **settings}
     context = Context(**{key: value for key, value in overrides.items() if value is not None})
     agent = Memoria(db=db, context=context)
@@ -117,13 +121,12 @@ def open_conversation(
             "set GROQ_API_KEY in the environment or a .env file to use Groq.",
             err=True,
         )
-    if thread_id and continue_:
-        raise CliError("use either --thread or --continue, not both")
     if continue_:
         thread_id = agent.latest_thread()
         if thread_id is None:
+            agent.close()
             raise CliError(f"no thread to continue in {agent.db_path}")
-    return agent, validate_thread_id(thread_id or readable_thread_id())
+    return agent, readable_thread_id() if thread_id is None else thread_id
 
 
 def admin(db: str | None) -> Memoria:

@@ -69,6 +69,12 @@ class Context:
             "description": "Seconds the summary model may take before the attempt counts as failed."
         },
     )
+    request_timeout: float = field(
+        default=60.0,
+        metadata={
+            "description": "Seconds each request to a remote model may take (retried twice)."
+        },
+    )
     system_prompt: str = field(
         default=SYSTEM_PROMPT,
         metadata={"description": "System prompt of the chat model."},

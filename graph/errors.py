@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 
@@ -33,6 +34,8 @@ def describe_error(exc: BaseException) -> str:
         return f"the message is too large for the model's context: {_first_line(exc)}"
     if isinstance(status, int) and status >= 500:
         return f"the model provider failed ({status}): try again later"
+    if isinstance(exc, json.JSONDecodeError) or name == "APIResponseValidationError":
+        return "the model provider sent a malformed response: try again"
     if "Timeout" in name or isinstance(exc, TimeoutError):
         return "the model did not answer in time: try again"
     if "Connection" in name or isinstance(exc, ConnectionError):

@@ -42,9 +42,16 @@ class ModelSpecError(ValueError):
     """A model spec that cannot be turned into a chat model (unknown, or missing its API key)."""
 
 
+DEFAULT_TIMEOUT = 60.0
+
+
 @functools.lru_cache(maxsize=16)
-def load_chat_model(spec: str) -> BaseChatModel:
-    """Build (once per process) the chat model a spec string names."""
+def load_chat_model(spec: str, timeout: float = DEFAULT_TIMEOUT) -> BaseChatModel:
+    """Build (once per process) the chat model a spec string names.
+
+    `timeout` bounds each request to a remote provider, in seconds; the client retries twice
+    (rate limits, server errors, timeouts), with backoff and honouring `retry-after`.
+    """
     spec = spec.strip()
     if spec == "echo" or spec.startswith("echo:"):
         delay = spec.removeprefix("echo").removeprefix(":")
@@ -71,14 +78,27 @@ def load_chat_model(spec: str) -> BaseChatModel:
             )
         from langchain_groq import ChatGroq
 
-        return ChatGroq(model=name, temperature=0.2, max_retries=2, timeout=60)
+        return ChatGroq(model=name, temperature=0.2, max_retries=2, timeout=timeout)
     from langchain.chat_models import init_chat_model
 
     try:
-        return init_chat_model(spec)
+        return init_chat_model(spec, timeout=timeout, max_retries=2)
     except (ImportError, ValueError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelSpecError(f"cannot load model {spec!r}: {first_line}") from exc
+
+
+class IncompleteReplyError(RuntimeError):
+    """The provider's reply ended without saying it was finished (a stream that broke off)."""
+
+
+def check_reply_complete(model: BaseChatModel, reply: AIMessage) -> None:
+    """Groq ends every reply, streamed or not, with a `finish_reason`; a stream cut off mid-reply
+    ends silently without one, and must not be saved as if it were the whole answer."""
+    from langchain_groq import ChatGroq
+
+    if isinstance(model, ChatGroq) and not reply.response_metadata.get("finish_reason"):
+        raise IncompleteReplyError("the model's reply broke off before the end: try again")
 
 
 def smollm2_path() -> str:

@@ -23,7 +23,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.memory import MemoryPlan, flatten, group_turns, plan_memory, split_current
-from graph.models import load_chat_model
+from graph.models import check_reply_complete, load_chat_model
 from graph.prompts import build_prompt, summariser_messages
 from graph.state import State
 from graph.tokens import TokenCounter, calibrate, estimate_prompt_tokens
@@ -47,11 +47,11 @@ class Models:
     summary: BaseChatModel | None = None
 
     def chat_model(self, context: Context) -> BaseChatModel:
-        return self.chat or load_chat_model(context.model)
+        return self.chat or load_chat_model(context.model, context.request_timeout)
 
     def summary_model(self, context: Context) -> BaseChatModel:
         if context.summary_model:
-            return self.summary or load_chat_model(context.summary_model)
+            return self.summary or load_chat_model(context.summary_model, context.request_timeout)
         return self.summary or self.chat_model(context)
 
 
@@ -202,6 +202,7 @@ def call_model(
     prompt = build_prompt(context.system_prompt, state.summary, state.messages)
     estimate = counter.prompt(prompt)
     reply = model.invoke(prompt)
+    check_reply_complete(model, reply)
     reply.id = reply.id or str(uuid.uuid4())
     usage = dict(reply.usage_metadata or {})
     scale = state.token_scale

@@ -12,8 +12,14 @@ Why it stays small and fast (the measured numbers are in the README):
 
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
 import os
 import sqlite3
+import threading
+import time
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
@@ -106,14 +112,72 @@ def open_sqlite(
 ) -> Iterator[tuple[TurnSqliteSaver, SqliteStore]]:
     """Open (creating it owner-only if needed) the database; yields its checkpointer and store."""
     path = resolve_db_path(db)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     with ExitStack() as stack:
-        saver_conn = stack.enter_context(closing(_connect(path, autocommit=False)))
-        store_conn = stack.enter_context(closing(_connect(path, autocommit=True)))
-        saver = TurnSqliteSaver(saver_conn, serde=strict_serializer())
-        store = SqliteStore(store_conn)
-        saver.setup()
-        store.setup()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            saver_conn = stack.enter_context(closing(_connect(path, autocommit=False)))
+            store_conn = stack.enter_context(closing(_connect(path, autocommit=True)))
+            saver = TurnSqliteSaver(saver_conn, serde=strict_serializer())
+            store = SqliteStore(store_conn)
+            saver.setup()
+            store.setup()
+        except (OSError, sqlite3.Error) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise DatabaseOpenError(f"cannot open the database {path}: {reason}") from exc
         yield saver, store
+
+
+class DatabaseOpenError(RuntimeError):
+    """The database file cannot be created, opened or read as a Memoria database."""
+
+
+class ThreadLocks:
+    """Serialise the turns of each thread across threads and processes sharing one database.
+
+    Two processes continuing the same thread at once would both build on the same checkpoint and
+    one turn would be lost. Each turn therefore holds an exclusive POSIX byte-range lock on
+    `<db>.turnlock`, at an offset derived from the thread id (so different threads do not wait on
+    each other), plus an in-process lock, since POSIX locks do not exclude threads of one process.
+    The kernel releases the lock when a process dies, even by SIGKILL.
+    """
+
+    POLL_SECONDS = 0.02
+
+    def __init__(self, db_path: Path) -> None:
+        self.path = db_path.with_name(db_path.name + ".turnlock")
+        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._guard = threading.Lock()
+        self._local: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+    @contextmanager
+    def hold(self, thread_id: str, timeout: float = 120.0) -> Iterator[None]:
+        with self._guard:
+            local = self._local[thread_id]
+        if not local.acquire(timeout=timeout):
+            raise TimeoutError(f"thread {thread_id!r} is busy with another turn")
+        offset = int.from_bytes(hashlib.blake2b(thread_id.encode(), digest_size=4).digest(), "big")
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, offset)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EACCES, errno.EAGAIN):
+                        raise
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(
+                            f"thread {thread_id!r} is busy with a turn in another process"
+                        ) from None
+                    time.sleep(self.POLL_SECONDS)
+            try:
+                yield
+            finally:
+                fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, offset)
+        finally:
+            local.release()

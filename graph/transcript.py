@@ -79,10 +79,16 @@ def _items(store: BaseStore, thread_id: str) -> list[Item]:
     return sorted(items, key=lambda item: int(item.key))
 
 
-def read_turns(store: BaseStore, thread_id: str) -> list[list[BaseMessage]]:
-    """Every archived turn of a thread, oldest first."""
+def read_turns(
+    store: BaseStore, thread_id: str, committed: int | None = None
+) -> list[list[BaseMessage]]:
+    """The archived turns of a thread, oldest first; with `committed` (the state's turn count),
+    only those the thread's checkpoint counts. A process killed between archiving a turn and
+    saving its checkpoint leaves one uncommitted turn, which the next turn overwrites."""
     return [
-        [decode_message(m) for m in item.value["messages"]] for item in _items(store, thread_id)
+        [decode_message(m) for m in item.value["messages"]]
+        for item in _items(store, thread_id)
+        if committed is None or int(item.key) < committed
     ]
 
 

@@ -10,6 +10,7 @@ estimate of 4 has something to calibrate against).
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -23,12 +24,16 @@ CHARS_PER_TOKEN = 3
 
 @dataclass
 class Fault:
-    """A canned failure: HTTP status with body and headers, or a delay before answering."""
+    """A canned failure for the next matching request: an HTTP status with body and headers, a
+    delay before answering, or (status 200) a stream that breaks after `break_after` chunks."""
 
     status: int = 500
     body: str = '{"error": {"message": "internal error", "type": "server_error"}}'
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
+    break_after: int | None = None
+    only: Callable[[dict[str, Any]], bool] | None = None
+    """Apply only to requests this accepts (e.g. `is_summary_request`); others pass untouched."""
 
 
 def is_summary_request(body: dict[str, Any]) -> bool:
@@ -62,11 +67,13 @@ class GroqStub:
                 stub.headers.append(dict(self.headers))
                 if self.path != CHAT_PATH:
                     return self._send(404, '{"error": {"message": "not found"}}')
-                if stub.faults:
-                    fault = stub.faults.pop(0)
+                fault = stub.next_fault(body)
+                if fault is not None:
                     time.sleep(fault.delay)
                     if fault.status != 200:
                         return self._send(fault.status, fault.body, fault.headers)
+                    if fault.break_after is None and fault.body:
+                        return self._send(200, fault.body)
                 text = stub.reply(body)
                 prompt_chars = sum(len(m.get("content") or "") for m in body["messages"])
                 usage = {
@@ -75,7 +82,8 @@ class GroqStub:
                 }
                 usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
                 if body.get("stream"):
-                    return self._stream(body["model"], text, usage)
+                    cut = fault.break_after if fault is not None else None
+                    return self._stream(body["model"], text, usage, cut)
                 return self._send(200, json.dumps(_completion(body["model"], text, usage)))
 
             def _send(self, status: int, payload: str, headers: tuple = ()) -> None:
@@ -88,12 +96,18 @@ class GroqStub:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def _stream(self, model: str, text: str, usage: dict[str, int]) -> None:
+            def _stream(
+                self, model: str, text: str, usage: dict[str, int], cut: int | None
+            ) -> None:
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.end_headers()
                 words = text.split(" ")
                 for index, word in enumerate(words):
+                    if cut is not None and index == cut:
+                        self.wfile.flush()
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return
                     piece = word if index == len(words) - 1 else word + " "
                     self._event(_chunk(model, {"content": piece}, None))
                 last = _chunk(model, {}, "stop")
@@ -107,7 +121,15 @@ class GroqStub:
                 self.wfile.flush()
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        # A client that gave up (timeouts, broken streams) leaves the handler a closed socket.
+        self.server.handle_error = lambda request, client_address: None
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def next_fault(self, body: dict[str, Any]) -> Fault | None:
+        for index, fault in enumerate(self.faults):
+            if fault.only is None or fault.only(body):
+                return self.faults.pop(index)
+        return None
 
     @property
     def base_url(self) -> str:

@@ -1,0 +1,88 @@
+"""SIGKILL at random moments, and several processes on one SQLite database."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from graph import Context
+from graph.agent import Memoria
+from graph.memory import group_turns
+
+WORKER = str(Path(__file__).with_name("turn_worker.py"))
+KILLS = int(os.environ.get("MEMORIA_CRASH_KILLS", "30"))
+
+
+def start_worker(db: Path, thread: str, label: str, turns: int | None = None) -> subprocess.Popen:
+    args = [sys.executable, WORKER, str(db), thread, label, *([str(turns)] if turns else [])]
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def check_thread(db: Path, thread: str) -> int:
+    """The thread holds only whole turns, each once and in order; returns its turn count."""
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    with Memoria(db=db, context=Context(model="echo"), load_models=False) as agent:
+        state = agent.state(thread)
+        turns = group_turns(agent.transcript(thread))
+        assert len(turns) == state.turns
+        for index, turn in enumerate(turns):
+            human, reply = turn
+            assert human.type == "human" and human.content.startswith(f"crash {index}:")
+            assert reply.type == "ai" and reply.content == human.content
+        for turn in group_turns(state.messages):
+            assert [m.type for m in turn] == ["human", "ai"], "a dangling turn in the state"
+        return state.turns
+
+
+def test_sigkill_at_random_moments_leaves_only_whole_turns(tmp_path):
+    db = tmp_path / "crash.sqlite"
+    rng = random.Random(20261125)
+    turns = 0
+    for _ in range(KILLS):
+        worker = start_worker(db, "t", "crash")
+        assert worker.stdout.readline().strip() == "ready", worker.stderr.read()
+        time.sleep(rng.uniform(0.0, 0.25))
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+        worker.stdout.close()
+        worker.stderr.close()
+        now = check_thread(db, "t")
+        assert now >= turns, "a committed turn disappeared"
+        turns = now
+    assert turns > KILLS, "the workers made progress between kills"
+    print(f"\n{KILLS} kills, {turns} turns committed, thread intact after every kill")
+
+
+def finish(worker: subprocess.Popen) -> None:
+    _, err = worker.communicate(timeout=300)
+    assert worker.returncode == 0, err
+    assert "locked" not in err and "Traceback" not in err
+
+
+def test_two_processes_on_different_threads_at_once(tmp_path):
+    db = tmp_path / "two.sqlite"
+    workers = [start_worker(db, thread, "crash", 40) for thread in ("a", "b")]
+    for worker in workers:
+        finish(worker)
+    assert check_thread(db, "a") == 40 and check_thread(db, "b") == 40
+
+
+def test_two_processes_on_the_same_thread_lose_no_turn(tmp_path):
+    db = tmp_path / "same.sqlite"
+    workers = [start_worker(db, "shared", label, 30) for label in ("A", "B")]
+    for worker in workers:
+        finish(worker)
+    with Memoria(db=db, context=Context(model="echo"), load_models=False) as agent:
+        turns = group_turns(agent.transcript("shared"))
+        assert agent.state("shared").turns == len(turns) == 60
+    sent = [turn[0].content.split(":")[0].split() for turn in turns]
+    for label in ("A", "B"):
+        assert [int(n) for who, n in sent if who == label] == list(range(30)), label
+    assert all(turn[1].content == turn[0].content for turn in turns)
