@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -19,7 +20,8 @@ from bench.systems import MemoriaSystem, System, make_systems
 from graph.memory import PRESETS
 
 MARKS = (10, 100, 1000)
-WINDOW = 2  # median over the turns mark-2 .. mark+2 (only earlier turns for the last mark)
+DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"  # the machine's server
+WINDOW = 5  # median over the turns mark-5 .. mark+5 (only earlier turns for the last mark)
 WORDS = (
     "memoria conversación modelo resumen turno mensaje usuario asistente historia datos hilo "
     "contexto ventana tokens límite final mundial fútbol selección técnico presidente partido "
@@ -148,13 +150,18 @@ def main() -> None:
         default=60.0,
         help="seconds each system may run before it is stopped (plain MessagesState is quadratic)",
     )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("MEMORIA_BENCH_POSTGRES", DEFAULT_POSTGRES),
+        help="server URL for the Postgres column ('' to leave it out); a database is created on it",
+    )
     parser.add_argument("--plot", type=Path, default=Path("bench/growth.png"))
     parser.add_argument("--json", type=Path, default=Path("bench/out/results.json"))
     args = parser.parse_args()
 
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="memoria-bench-") as tmp:
-        for system in make_systems(Path(tmp)):
+        for system in make_systems(Path(tmp), args.postgres or None):
             result = run(system, args.turns, args.budget)
             system.close()
             # Raw text: UTF-8 bytes of every message (the human one and its echoed reply).

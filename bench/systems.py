@@ -1,6 +1,7 @@
 """The systems the benchmark compares, each driven one turn at a time on the same workload.
 
 - `memoria`: this project (`Memoria` over SQLite, the `echo` model, the default `hybrid` preset).
+- `memoria (postgres)`: the same over Postgres, when a server is given.
 - `messages-state`: LangGraph's plain `MessagesState` + `SqliteSaver`, one echo node.
 - `delta-channel`: the same, with the messages in LangGraph's beta `DeltaChannel`.
 - `seed-pickle`: the seed's `ConversationBufferMemory`, pickled to a file after every turn.
@@ -13,9 +14,11 @@ from __future__ import annotations
 import os
 import pickle
 import sqlite3
+import uuid
 import warnings
 from pathlib import Path
 from typing import Annotated, Any, Protocol, TypedDict
+from urllib.parse import urlsplit, urlunsplit
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.channels.delta import DeltaChannel
@@ -68,6 +71,50 @@ class MemoriaSystem:
 
     def close(self) -> None:
         self.agent.close()
+
+
+POSTGRES_TABLES = (
+    "checkpoints",
+    "checkpoint_blobs",
+    "checkpoint_writes",
+    "checkpoint_migrations",
+    "store",
+    "store_migrations",
+)
+
+
+class MemoriaPostgresSystem:
+    """Memoria on Postgres, in a database of its own created on the server at `server_url`."""
+
+    name = "memoria (postgres)"
+
+    def __init__(self, server_url: str) -> None:
+        import psycopg
+
+        self.server_url = server_url
+        self.database = f"memoria_bench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.database}"')
+        self.url = urlunsplit(urlsplit(server_url)._replace(path=f"/{self.database}"))
+        self.agent = Memoria(db=self.url, context=Context(model="echo"))
+
+    def turn(self, text: str) -> None:
+        self.agent.send(THREAD, text)
+
+    def size(self) -> int:
+        """The tables as they stand on disk (with their indexes and TOAST), without vacuuming."""
+        import psycopg
+
+        sizes = " + ".join(f"pg_total_relation_size('{table}')" for table in POSTGRES_TABLES)
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(f"SELECT {sizes}").fetchone()[0]
+
+    def close(self) -> None:
+        import psycopg
+
+        self.agent.close()
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{self.database}" WITH (FORCE)')
 
 
 class DeltaState(TypedDict):
@@ -126,9 +173,12 @@ class SeedPickleSystem:
         pass
 
 
-def make_systems(directory: Path) -> list[System]:
+def make_systems(directory: Path, postgres: str | None) -> list[System]:
+    systems: list[System] = [MemoriaSystem(directory)]
+    if postgres:
+        systems.append(MemoriaPostgresSystem(postgres))
     return [
-        MemoriaSystem(directory),
+        *systems,
         LangGraphSystem(directory, "messages-state", MessagesState),
         LangGraphSystem(directory, "delta-channel", DeltaState),
         SeedPickleSystem(directory),

@@ -18,7 +18,7 @@ from graph.graph import build_graph
 from graph.legacy import load_legacy_memory
 from graph.memory import flatten, group_turns
 from graph.nodes import Models, plan_turn
-from graph.persistence import ThreadLocks, open_sqlite, resolve_db_path
+from graph.persistence import open_database
 from graph.prompts import build_prompt
 from graph.state import State
 from graph.threads import MEMORY_FIELDS, ThreadExport, ThreadInfo
@@ -100,7 +100,6 @@ class Memoria:
         load_models: bool = True,
     ) -> None:
         self.context = context or Context()
-        self.db_path = resolve_db_path(db)
         self._models = Models(chat=model, summary=summary_model)
         if load_models:
             # Now, so that a bad spec or a missing key fails before any turn is typed. Thread
@@ -108,9 +107,9 @@ class Memoria:
             self._models.chat_model(self.context)
             self._models.summary_model(self.context)
         self._resources = ExitStack()
-        self.checkpointer, self.store = self._resources.enter_context(open_sqlite(self.db_path))
-        self.locks = ThreadLocks(self.db_path)
-        self._resources.callback(self.locks.close)
+        self.database = self._resources.enter_context(open_database(db))
+        self.checkpointer, self.store = self.database.checkpointer, self.database.store
+        self.db_path = self.database.location
         self.graph = build_graph(
             model, summary_model=summary_model, checkpointer=self.checkpointer, store=self.store
         )
@@ -158,7 +157,7 @@ class Memoria:
     def _turn(self, thread_id: str) -> Iterator[RunnableConfig]:
         """A turn either completes or leaves the thread exactly as it was (error, Ctrl-C)."""
         config = self.config(thread_id)
-        with self.locks.hold(thread_id):
+        with self.database.locks.hold(thread_id):
             before = self.checkpointer.get_tuple(config)
             try:
                 yield config
@@ -168,6 +167,7 @@ class Memoria:
                 turns = before.checkpoint["channel_values"].get("turns", 0) if before else 0
                 self.store.delete(transcript_namespace(thread_id), turn_key(turns))
                 raise
+            self.database.turn_committed(thread_id)
 
     # Reading a thread
 
@@ -202,32 +202,21 @@ class Memoria:
 
     def threads(self) -> list[ThreadInfo]:
         """Every thread, most recently updated first."""
-        with self.checkpointer.cursor(transaction=False) as cur:
-            rows = cur.execute(
-                "SELECT thread_id, sum(length(checkpoint) + length(metadata)) FROM checkpoints "
-                "WHERE checkpoint_ns = '' GROUP BY thread_id"
-            ).fetchall()
-        infos = [self._thread_info(thread_id, size) for thread_id, size in rows]
+        infos = [self._thread_info(thread_id) for thread_id in self.database.thread_ids()]
         return sorted(infos, key=lambda info: info.updated_at, reverse=True)
 
-    def _thread_info(self, thread_id: str, checkpoint_bytes: int) -> ThreadInfo:
+    def _thread_info(self, thread_id: str) -> ThreadInfo:
         saved = self.checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
-        namespace = transcript_namespace(thread_id)
-        first = self.store.get(namespace, turn_key(0))
+        first = self.store.get(transcript_namespace(thread_id), turn_key(0))
         title = ""
         if first is not None:
             title = " ".join(str(first.value["messages"][0].get("content", "")).split())
-        with self.store.lock:
-            (transcript_bytes,) = self.store.conn.execute(
-                "SELECT coalesce(sum(length(value)), 0) FROM store WHERE prefix = ?",
-                (".".join(namespace),),
-            ).fetchone()
         return ThreadInfo(
             thread_id=thread_id,
             title=title[:TITLE_LENGTH] + ("…" if len(title) > TITLE_LENGTH else ""),
             turns=saved.checkpoint["channel_values"].get("turns", 0) if saved else 0,
             updated_at=saved.checkpoint["ts"] if saved else "",
-            size_bytes=checkpoint_bytes + transcript_bytes,
+            size_bytes=self.database.thread_bytes(thread_id),
         )
 
     def latest_thread(self) -> str | None:
@@ -269,8 +258,4 @@ class Memoria:
             raise ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
         self.checkpointer.delete_thread(thread_id)
         delete_transcript(self.store, thread_id)
-        with self.checkpointer.cursor(transaction=False):
-            # executescript steps the pragma to the end; `execute` would free a single page.
-            self.checkpointer.conn.executescript(
-                "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"
-            )
+        self.database.reclaim()

@@ -75,11 +75,11 @@ def test_a_new_agent_resumes_summary_turns_and_calibration(db):
         assert agent.state("juan").turns == 4
 
 
-def test_only_the_newest_checkpoint_and_its_parent_are_kept(db):
+def test_only_the_newest_checkpoint_is_kept(db):
     with open_agent(db) as agent:
         for n in range(25):
             agent.send("p", f"mensaje {n}")
-    assert rows(db, "SELECT count(*) FROM checkpoints WHERE thread_id = 'p'") == [(2,)]
+    assert rows(db, "SELECT count(*) FROM checkpoints WHERE thread_id = 'p'") == [(1,)]
     assert rows(db, "SELECT count(*) FROM writes") == [(0,)]
 
 

@@ -1,0 +1,171 @@
+"""Memoria on a real PostgreSQL server: `--db postgresql://...`.
+
+Needs MEMORIA_TEST_POSTGRES, a URL to a server where the user may create databases (`.ci/run` sets
+it to the machine's server on 127.0.0.1:5432). Each test module gets a fresh database, dropped after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from graph import Context
+from graph.agent import Memoria
+from graph.memory import group_turns
+from graph.models import EchoChatModel
+from graph.threads import ThreadExport
+
+SERVER = os.environ.get("MEMORIA_TEST_POSTGRES")
+WORKER = str(Path(__file__).resolve().parents[1] / "e2e" / "turn_worker.py")
+MEMORIA = str(Path(sys.executable).with_name("memoria"))
+
+pytestmark = pytest.mark.skipif(
+    not SERVER, reason="MEMORIA_TEST_POSTGRES is not set (.ci/run sets it to the local server)"
+)
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    import psycopg
+
+    name = f"memoria_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(SERVER, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(SERVER)
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(SERVER, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def count(url: str, sql: str, *params) -> int:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params).fetchone()[0]
+
+
+def test_threads_resume_stay_pruned_and_keep_their_transcript(postgres_url):
+    context = Context(model="echo", memory="hybrid", k=2, max_tokens=200)
+    with Memoria(db=postgres_url, context=context) as agent:
+        sent = [f"Mensaje {n}: " + "contenido " * 10 for n in range(25)]
+        for text in sent:
+            agent.send("pg", text)
+        assert "***" not in agent.db_path or "@" in agent.db_path
+    with Memoria(db=postgres_url, context=context) as agent:  # another "process"
+        state = agent.state("pg")
+        assert state.turns == 25 and state.summary and len(state.messages) < 20
+        assert [m.content for m in agent.transcript("pg")] == [c for t in sent for c in (t, t)]
+        assert [info.thread_id for info in agent.threads()] == ["pg"]
+    assert count(postgres_url, "SELECT count(*) FROM checkpoints WHERE thread_id = 'pg'") == 1
+    assert count(postgres_url, "SELECT count(*) FROM checkpoint_writes WHERE thread_id = 'pg'") == 0
+
+
+class FailingEcho(EchoChatModel):
+    fail: bool = False
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        if self.fail:
+            raise ConnectionError("provider down")
+        return super()._generate(messages, stop, run_manager, **kwargs)
+
+
+def test_a_failed_turn_leaves_the_thread_as_it_was(postgres_url):
+    model = FailingEcho()
+    with Memoria(db=postgres_url, context=Context(model="echo"), model=model) as agent:
+        agent.send("fail", "uno")
+        before = agent.graph.get_state(agent.config("fail"))
+        model.fail = True
+        with pytest.raises(ConnectionError):
+            agent.send("fail", "dos")
+        after = agent.graph.get_state(agent.config("fail"))
+        assert (after.config, after.values) == (before.config, before.values)
+        model.fail = False
+        agent.send("fail", "dos")
+        assert [m.content for m in agent.transcript("fail")] == ["uno", "uno", "dos", "dos"]
+    blobs = "SELECT count(*) FROM checkpoint_blobs WHERE thread_id = 'fail'"
+    assert count(postgres_url, blobs) <= 3, "no channel values left behind by the failed turn"
+
+
+def test_move_a_thread_from_sqlite_to_postgres_and_delete_it(postgres_url, tmp_path):
+    with Memoria(
+        db=tmp_path / "old.sqlite", context=Context(model="echo", memory="summary")
+    ) as old:
+        for text in ["Me llamo Juan.", "Vivo en Bogotá.", "Soy ingeniero."]:
+            old.send("moving", text)
+        exported = old.export_thread("moving").to_json()
+    with Memoria(db=postgres_url, context=Context(model="echo", memory="summary")) as new:
+        new.import_thread(ThreadExport.from_json(exported))
+        assert new.export_thread("moving").to_json() == exported
+        new.send("moving", "¿Dónde vivo?")
+        assert "Vivo en Bogotá." in new.state("moving").summary
+        new.delete_thread("moving")
+    for table in ("checkpoints", "checkpoint_blobs", "checkpoint_writes"):
+        assert count(postgres_url, f"SELECT count(*) FROM {table} WHERE thread_id = 'moving'") == 0
+    assert count(postgres_url, "SELECT count(*) FROM store WHERE prefix = 'memoria.moving'") == 0
+
+
+def test_many_threads_at_once_from_asyncio_tasks_and_two_processes(postgres_url):
+    threads = [f"busy-{n}" for n in range(6)]
+    turns_per_writer = 8
+    workers = [
+        subprocess.Popen(
+            [sys.executable, WORKER, postgres_url, thread, f"P{i}", str(turns_per_writer)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, thread in enumerate(threads[:2] * 2)  # two processes per thread for two threads
+    ]
+
+    context = Context(model="echo:0.001", memory="summary-buffer", max_tokens=160, target_tokens=80)
+    with Memoria(db=postgres_url, context=context) as agent:
+
+        async def writer(thread: str, label: str) -> None:
+            for n in range(turns_per_writer):
+                await asyncio.to_thread(agent.send, thread, f"{label} {n}: " + "palabra " * 12)
+
+        async def everyone() -> None:
+            await asyncio.gather(*(writer(thread, f"T{i}") for i, thread in enumerate(threads)))
+
+        asyncio.run(everyone())
+        for worker in workers:
+            _, err = worker.communicate(timeout=300)
+            assert worker.returncode == 0, err
+
+        for index, thread in enumerate(threads):
+            writers = [f"T{index}"] + ([f"P{index}", f"P{index + 2}"] if index < 2 else [])
+            turns = group_turns(agent.transcript(thread))
+            assert agent.state(thread).turns == len(turns) == turns_per_writer * len(writers)
+            sent = [turn[0].content.split(":")[0].split() for turn in turns]
+            for label in writers:
+                assert [int(n) for who, n in sent if who == label] == list(range(turns_per_writer))
+            assert all(turn[1].content == turn[0].content for turn in turns)
+
+
+def test_the_command_line_on_postgres(postgres_url):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [MEMORIA, *args, "--db", postgres_url], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert run("ask", "Hola desde la terminal", "--model", "echo", "--thread", "cli").stdout == (
+        "Hola desde la terminal\n"
+    )
+    assert "cli" in run("threads", "list").stdout
+    bad = subprocess.run(
+        [MEMORIA, "threads", "list", "--db", "postgresql://nobody:secret@127.0.0.1:1/none"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert bad.returncode == 1 and "secret" not in bad.stderr
+    assert bad.stderr.startswith(
+        "memoria: cannot open the database postgresql://nobody:***@127.0.0.1:1/none"
+    )
