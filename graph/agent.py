@@ -17,6 +17,7 @@ from graph.context import Context
 from graph.graph import build_graph
 from graph.legacy import load_legacy_memory
 from graph.memory import flatten, group_turns
+from graph.models import ModelSpecError
 from graph.nodes import Models, plan_turn
 from graph.persistence import open_database
 from graph.prompts import build_prompt
@@ -29,6 +30,23 @@ from graph.transcript import (
     transcript_namespace,
     turn_key,
 )
+
+THREAD_ID = re.compile(r"[\w.:@-]{1,128}")
+TITLE_LENGTH = 60
+
+
+class ThreadNotFoundError(LookupError):
+    pass
+
+
+class ThreadExistsError(ValueError):
+    pass
+
+
+def validate_thread_id(thread_id: str) -> str:
+    if not THREAD_ID.fullmatch(thread_id):
+        raise ValueError(f"invalid thread id {thread_id!r}: use 1-128 letters, digits or . _ - : @")
+    return thread_id
 
 
 def reply_piece(chunk: Any, metadata: dict[str, Any]) -> str:
@@ -64,24 +82,6 @@ async def astream_reply(
             yield piece
 
 
-THREAD_ID = re.compile(r"[\w.:@-]{1,128}")
-TITLE_LENGTH = 60
-
-
-class ThreadNotFoundError(LookupError):
-    pass
-
-
-class ThreadExistsError(ValueError):
-    pass
-
-
-def validate_thread_id(thread_id: str) -> str:
-    if not THREAD_ID.fullmatch(thread_id):
-        raise ValueError(f"invalid thread id {thread_id!r}: use 1-128 letters, digits or . _ - : @")
-    return thread_id
-
-
 class Memoria:
     """A Memoria agent over one SQLite database.
 
@@ -102,10 +102,7 @@ class Memoria:
         self.context = context or Context()
         self._models = Models(chat=model, summary=summary_model)
         if load_models:
-            # Now, so that a bad spec or a missing key fails before any turn is typed. Thread
-            # administration passes False: it needs no model.
-            self._models.chat_model(self.context)
-            self._models.summary_model(self.context)
+            self.load_models()
         self._resources = ExitStack()
         self.database = self._resources.enter_context(open_database(db))
         self.checkpointer, self.store = self.database.checkpointer, self.database.store
@@ -113,6 +110,17 @@ class Memoria:
         self.graph = build_graph(
             model, summary_model=summary_model, checkpointer=self.checkpointer, store=self.store
         )
+
+    def load_models(self) -> None:
+        """Load the context's models now, so that a bad spec or a missing key fails before any
+        turn is typed. Thread administration skips it: it needs no model."""
+        self._models.chat_model(self.context)
+        self._models.summary_model(self.context)
+
+    def resume(self, thread_id: str, **overrides: Any) -> None:
+        """Take the settings `thread_id` last ran with, with `overrides` (explicit options) on top."""
+        if saved := self.state(thread_id).settings:
+            self.context = Context.from_settings(saved, **overrides)
 
     def close(self) -> None:
         self._resources.close()
@@ -188,15 +196,18 @@ class Memoria:
         If the next message pushes a summarising preset over its limit, older turns are folded first.
         """
         state = self.state(thread_id)
+        context = Context.from_settings(state.settings) if state.settings else self.context
         pending = State(
             messages=[*state.messages, HumanMessage("")],
             summary=state.summary,
             token_scale=state.token_scale,
         )
-        plan, completed = plan_turn(pending, self.context, self._models.chat_model(self.context))
-        return build_prompt(
-            self.context.system_prompt, state.summary, flatten(completed[plan.drop :])
-        )
+        try:
+            model: Any = self._models.chat_model(context)
+        except ModelSpecError:
+            model = None  # e.g. no key here: the calibrated estimate is close enough to plan with
+        plan, completed = plan_turn(pending, context, model)
+        return build_prompt(context.system_prompt, state.summary, flatten(completed[plan.drop :]))
 
     # Administration
 

@@ -108,25 +108,37 @@ def open_conversation(
     db: str | None,
     **settings: Any,
 ) -> tuple[Memoria, str]:
+    """The agent and thread that `chat` and `ask` options describe; `settings` fill `Context`."""
     if thread_id is not None and continue_:
         raise CliError("use either --thread or --continue, not both")
     if thread_id is not None:
         validate_thread_id(thread_id)
-    overrides = {"model": model, **settings}
-    context = Context(**{key: value for key, value in overrides.items() if value is not None})
-    agent = Memoria(db=db, context=context)
-    if context.model == "local" and model is None:
+    explicit = {
+        key: value for key, value in {"model": model, **settings}.items() if value is not None
+    }
+    agent = Memoria(db=db, context=Context(**explicit), load_models=False)
+    try:
+        if continue_:
+            thread_id = agent.latest_thread()
+            if thread_id is None:
+                raise CliError(f"no thread to continue in {agent.db_path}")
+        thread_id = readable_thread_id() if thread_id is None else thread_id
+        agent.resume(thread_id, **explicit)  # a resumed thread keeps its model and memory
+        agent.load_models()
+    except BaseException:
+        agent.close()
+        raise
+    if (
+        agent.context.model == "local"
+        and "model" not in explicit
+        and not os.environ.get("GROQ_API_KEY")
+    ):
         click.echo(
             "memoria: no GROQ_API_KEY, so using the offline local model (SmolLM2-135M); "
             "set GROQ_API_KEY in the environment or a .env file to use Groq.",
             err=True,
         )
-    if continue_:
-        thread_id = agent.latest_thread()
-        if thread_id is None:
-            agent.close()
-            raise CliError(f"no thread to continue in {agent.db_path}")
-    return agent, readable_thread_id() if thread_id is None else thread_id
+    return agent, thread_id
 
 
 def admin(db: str | None) -> Memoria:
@@ -144,18 +156,9 @@ def main() -> None:
 @main.command()
 @conversation_options
 @reports_errors
-def chat(thread_id, continue_, model, memory, k, max_tokens, system_prompt, db, verbose) -> None:
+def chat(verbose: bool, **conversation: Any) -> None:
     """Chat in the terminal, streaming replies. Type /help for the in-chat commands."""
-    agent, thread_id = open_conversation(
-        thread_id,
-        continue_,
-        model,
-        db,
-        memory=memory,
-        k=k,
-        max_tokens=max_tokens,
-        system_prompt=system_prompt,
-    )
+    agent, thread_id = open_conversation(**conversation)
     session = ChatSession(agent, thread_id, verbose)
     with agent:
         session.banner()
@@ -167,9 +170,7 @@ def chat(thread_id, continue_, model, memory, k, max_tokens, system_prompt, db, 
 @conversation_options
 @click.option("--json", "as_json", is_flag=True, help="Print the reply, thread and usage as JSON.")
 @reports_errors
-def ask(
-    text, thread_id, continue_, model, memory, k, max_tokens, system_prompt, db, verbose, as_json
-):
+def ask(text: str, verbose: bool, as_json: bool, **conversation: Any) -> None:
     """One turn: TEXT (or - for stdin) in, the reply alone on stdout."""
     if text == "-":
         try:
@@ -178,16 +179,7 @@ def ask(
             raise CliError(f"stdin is not valid UTF-8 (byte {exc.start})") from None
     if not text.strip():
         raise CliError("empty message: nothing to send")
-    agent, thread_id = open_conversation(
-        thread_id,
-        continue_,
-        model,
-        db,
-        memory=memory,
-        k=k,
-        max_tokens=max_tokens,
-        system_prompt=system_prompt,
-    )
+    agent, thread_id = open_conversation(**conversation)
     with agent:
         click.echo(f"memoria: thread {thread_id}", err=True)
         if as_json:

@@ -8,7 +8,8 @@ configuration. Fields left at their default are read from `MEMORIA_<FIELD>` envi
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from graph.memory import PRESETS, MemoryPolicy, Preset
 from graph.prompts import SYSTEM_PROMPT
@@ -91,6 +92,16 @@ class Context:
         if not self.model:
             self.model = default_model_spec()
         self.policy()  # validate now, so a bad setting fails before any turn runs
+
+    def settings(self) -> dict[str, Any]:
+        """The fields as plain values, as a thread records them."""
+        return asdict(self)
+
+    @classmethod
+    def from_settings(cls, saved: dict[str, Any], **overrides: Any) -> Context:
+        """A thread's recorded settings, with `overrides` on top (unknown keys are ignored)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in {**saved, **overrides}.items() if k in known})
 
     @property
     def summary_model_spec(self) -> str:

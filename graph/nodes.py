@@ -61,7 +61,7 @@ def run_context(runtime: Runtime[Context]) -> Context:
 
 
 def plan_turn(
-    state: State, context: Context, model: BaseChatModel
+    state: State, context: Context, model: BaseChatModel | None
 ) -> tuple[MemoryPlan, list[list[AnyMessage]]]:
     """Plan what to drop or fold before the current turn is answered; returns the completed turns too."""
     counter = TokenCounter(model, state.token_scale)
@@ -79,8 +79,8 @@ def trim(state: State, runtime: Runtime[Context], *, models: Models) -> dict[str
     """Plan this turn's memory and let go of what the `window` preset discards.
 
     Reads `messages`, `summary` and `token_scale`. Writes `messages` (removals of whole turns beyond
-    the last k, `window` preset only), `fold_due` (oldest turns to fold into the summary next) and a
-    fresh `report`. Summarising presets never remove here: what leaves their view is folded first.
+    the last k, `window` preset only), `fold_due` (oldest turns to fold into the summary next),
+    `settings` (this run's context) and a fresh `report`. Summarising presets never remove here: what leaves their view is folded first.
     """
     context = run_context(runtime)
     plan, completed = plan_turn(state, context, models.chat_model(context))
@@ -88,6 +88,7 @@ def trim(state: State, runtime: Runtime[Context], *, models: Models) -> dict[str
     return {
         "messages": [RemoveMessage(id=message.id) for message in dropped],
         "fold_due": plan.fold,
+        "settings": context.settings(),
         "report": {
             "turn_started": True,
             "memory": context.memory,

@@ -53,5 +53,9 @@ class State(InputState):
     token_scale: float = 1.0
     """Calibration of the token estimate: provider-reported prompt tokens / our estimate."""
 
+    settings: dict[str, Any] = field(default_factory=dict)
+    """The `Context` of the thread's last turn (model specs, preset, limits, system prompt; never a
+    key), so that a resumed thread keeps its settings and its next prompt can be shown exactly."""
+
     report: Annotated[dict[str, Any], merge_report] = field(default_factory=dict)
     """What the memory did this turn (trimmed, folded, token counts, usage): for verbose output."""

@@ -21,6 +21,7 @@ MEMORY_FIELDS = (
     "token_scale",
     "summary_error",
     "summary_failures",
+    "settings",
 )
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
+from pathlib import Path
 
 import pexpect
-from conftest import MEMORIA
 from groq_stub import Fault, GroqStub
 
 from graph import Context
 from graph.agent import Memoria
 
+MEMORIA = str(Path(sys.executable).with_name("memoria"))
 PROMPT = "you> "
 LONG_MESSAGE = " ".join(f"palabra{n}" for n in range(60))
 
@@ -218,3 +220,33 @@ def test_groq_by_default_with_a_key_and_a_clear_error_on_a_rejected_key(memoria,
         )
     with Memoria(db=db, context=Context(model="echo")) as agent:
         assert agent.state("g").turns == 1 and len(agent.transcript("g")) == 2
+
+
+def test_system_prompt_and_token_limit_options_reach_the_model(memoria, tmp_path):
+    db = str(tmp_path / "opts.sqlite")
+    with GroqStub() as stub:
+        env = {"GROQ_API_KEY": "gsk_test_0123456789abcdef", "GROQ_API_BASE": stub.base_url}
+        options = (
+            "--system",
+            "Eres un pirata.",
+            "--memory",
+            "summary-buffer",
+            "--max-tokens",
+            "120",
+        )
+        for n in range(4):
+            result = memoria(
+                "ask",
+                f"Pregunta {n}: " + "palabra " * 20,
+                *options,
+                "--db",
+                db,
+                "--thread",
+                "p",
+                env=env,
+            )
+            assert result.returncode == 0, result.stderr
+        system = stub.chat_requests()[-1]["messages"][0]["content"]
+        assert system.startswith("Eres un pirata.")
+        assert stub.summary_requests(), "a 120-token limit forces the older turns into a summary"
+        assert "Resumen:" in system

@@ -100,3 +100,43 @@ def test_unknown_threads_are_one_line_errors(memoria, tmp_path):
         assert result.returncode == 1
         assert result.stderr.strip() == f"memoria: no thread 'nope' in {db}"
     assert memoria("threads", "list", "--db", db).stderr.strip() == "no threads yet"
+
+
+def test_a_resumed_thread_keeps_its_settings_unless_overridden(memoria, tmp_path):
+    db = str(tmp_path / "settings.sqlite")
+    first = memoria(
+        "chat",
+        "--model",
+        "echo",
+        "--memory",
+        "window",
+        "-k",
+        "1",
+        "--system",
+        "Eres breve.",
+        "--db",
+        db,
+        "--thread",
+        "r",
+        stdin="uno\ndos\n",
+    )
+    assert first.returncode == 0, first.stderr
+    resumed = memoria("chat", "-c", "--db", db, stdin="tres\n/context\n")
+    assert (
+        "model echo · memory window (k=1" in resumed.stderr
+        and "thread r (resumed)" in resumed.stderr
+    )
+    assert "no GROQ_API_KEY" not in resumed.stderr  # it stays on echo, as the thread was
+    assert resumed.stdout.splitlines()[1:] == [
+        "system: Eres breve.",
+        "user: tres",
+        "assistant: tres",
+    ]
+    shown = memoria("threads", "show", "r", "--context", "--db", db).stdout.splitlines()
+    assert shown == ["system: Eres breve.", "user: tres", "assistant: tres"]
+
+    overridden = memoria("ask", "cuatro", "-c", "--memory", "buffer", "--db", db, "--json")
+    assert json.loads(overridden.stdout)["memory"] == "buffer"
+    exported = json.loads(memoria("threads", "export", "r", "--db", db).stdout)
+    assert exported["memory"]["settings"]["memory"] == "buffer"
+    assert exported["memory"]["settings"]["system_prompt"] == "Eres breve."

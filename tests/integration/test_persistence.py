@@ -7,6 +7,7 @@ import pickle
 import sqlite3
 
 import pytest
+from fakes import FailingEcho
 
 # Imported at collection: importing them re-enables LangChain deprecation warnings.
 from langchain_classic.memory import ConversationBufferMemory, ConversationBufferWindowMemory
@@ -16,7 +17,6 @@ from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from graph import Context
 from graph.agent import Memoria, ThreadExistsError, ThreadNotFoundError
 from graph.legacy import LegacyPickleError, load_legacy_memory
-from graph.models import EchoChatModel
 from graph.persistence import PAGE_SIZE
 from graph.threads import ExportFormatError, ThreadExport
 
@@ -92,17 +92,8 @@ def test_the_transcript_keeps_everything_the_view_lets_go(db):
         assert [m.content for m in agent.transcript("t")] == [c for t in sent for c in (t, t)]
 
 
-class FailingModel(EchoChatModel):
-    fail: bool = False
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        if self.fail:
-            raise ConnectionError("provider down")
-        return super()._generate(messages, stop, run_manager, **kwargs)
-
-
 def test_a_failed_turn_leaves_the_thread_exactly_as_it_was(db):
-    model = FailingModel()
+    model = FailingEcho()
     with Memoria(db=db, context=Context(model="echo", memory="summary"), model=model) as agent:
         agent.send("f", "uno")
         agent.send("f", "dos")

@@ -15,11 +15,11 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from fakes import FailingEcho
 
 from graph import Context
 from graph.agent import Memoria
 from graph.memory import group_turns
-from graph.models import EchoChatModel
 from graph.threads import ThreadExport
 
 SERVER = os.environ.get("MEMORIA_TEST_POSTGRES")
@@ -65,15 +65,6 @@ def test_threads_resume_stay_pruned_and_keep_their_transcript(postgres_url):
         assert [info.thread_id for info in agent.threads()] == ["pg"]
     assert count(postgres_url, "SELECT count(*) FROM checkpoints WHERE thread_id = 'pg'") == 1
     assert count(postgres_url, "SELECT count(*) FROM checkpoint_writes WHERE thread_id = 'pg'") == 0
-
-
-class FailingEcho(EchoChatModel):
-    fail: bool = False
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        if self.fail:
-            raise ConnectionError("provider down")
-        return super()._generate(messages, stop, run_manager, **kwargs)
 
 
 def test_a_failed_turn_leaves_the_thread_as_it_was(postgres_url):
