@@ -22,6 +22,7 @@ from graph.errors import describe_error
 from graph.legacy import LegacyPickleError
 from graph.memory import PRESETS
 from graph.prompts import ROLE_LABELS
+from graph.state import State
 from graph.threads import ExportFormatError, ThreadExport, dumps
 from graph.tokens import message_text
 from graph.transcript import encode_message
@@ -71,7 +72,8 @@ def readable_thread_id() -> str:
 
 
 db_option = click.option(
-    "--db", help="SQLite database (default: $MEMORIA_DB or checkpoints/memoria.sqlite)."
+    "--db",
+    help="A SQLite file or a postgresql:// URL (default: $MEMORIA_DB, else checkpoints/memoria.sqlite).",
 )
 
 
@@ -203,7 +205,7 @@ def ask(text: str, verbose: bool, as_json: bool, **conversation: Any) -> None:
                 click.echo(piece, nl=False)
             click.echo()
         if verbose:
-            click.echo(memory_line(agent.state(thread_id).report, agent.state(thread_id)), err=True)
+            click.echo(memory_line(agent.state(thread_id)), err=True)
 
 
 class ChatSession:
@@ -290,7 +292,7 @@ class ChatSession:
             return
         if self.verbose:
             state = self.agent.state(self.thread_id)
-            click.echo(self.style(memory_line(state.report, state), dim=True), err=True)
+            click.echo(self.style(memory_line(state), dim=True), err=True)
 
     def history(self) -> None:
         for message in self.agent.transcript(self.thread_id):
@@ -317,8 +319,9 @@ class ChatSession:
         return click.style(text, **styles) if self.styled else text
 
 
-def memory_line(report: dict[str, Any], state: Any) -> str:
+def memory_line(state: State) -> str:
     """What the memory did this turn, like the seed's `verbose=True`."""
+    report = state.report
     parts = [f"[memory {report.get('memory', '?')}]"]
     if report.get("trimmed_turns"):
         parts.append(f"trimmed {report['trimmed_turns']} turn(s) out of the window")
