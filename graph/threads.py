@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from langchain_core.messages import BaseMessage
@@ -38,13 +38,7 @@ class ThreadInfo:
     size_bytes: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "thread_id": self.thread_id,
-            "title": self.title,
-            "turns": self.turns,
-            "updated_at": self.updated_at,
-            "size_bytes": self.size_bytes,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

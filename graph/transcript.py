@@ -1,8 +1,8 @@
 """The full transcript of a thread, kept apart from the model's bounded view.
 
 The `model` node archives each completed turn in the graph's LangGraph store, one compact JSON item
-per turn, in the namespace ("memoria", <thread id>) under the turn's number. Re-running a turn (after a crash or a failed call) overwrites the same key, so a
-turn is never archived twice. With no store configured, nothing is archived here and the transcript
+per turn, in the namespace ("memoria", <thread id>) under the turn's number. Re-running a turn
+(after a crash or a failed call) overwrites the same key, so a turn is never archived twice. With no store configured, nothing is archived here and the transcript
 can only be rebuilt from the checkpointer's history.
 """
 
