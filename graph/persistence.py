@@ -21,7 +21,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import AbstractContextManager, ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.store.base import BaseStore
 from langgraph.store.sqlite import SqliteStore
 
+from graph.errors import first_line
 from graph.transcript import transcript_namespace
 
 DEFAULT_DB = Path("checkpoints") / "memoria.sqlite"
@@ -201,17 +202,20 @@ def open_sqlite(location: str) -> Iterator[Database]:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            locks = FileThreadLocks(path.with_name(path.name + ".turnlock"))
+            stack.callback(locks.close)
             saver_conn = stack.enter_context(closing(_connect(path, autocommit=False)))
             store_conn = stack.enter_context(closing(_connect(path, autocommit=True)))
             saver = TurnSqliteSaver(saver_conn, serde=strict_serializer())
             store = SqliteStore(store_conn)
-            saver.setup()
-            store.setup()
-            locks = FileThreadLocks(path.with_name(path.name + ".turnlock"))
+            # The store's migrations read a version, then apply and record the next ones: two
+            # processes opening a new database at once would both apply them.
+            with locks.setup():
+                saver.setup()
+                store.setup()
         except (OSError, sqlite3.Error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise DatabaseOpenError(f"cannot open the database {path}: {reason}") from exc
-        stack.callback(locks.close)
         yield Database(str(path), saver, store, locks, SqliteBackend(saver, store))
 
 
@@ -226,6 +230,8 @@ class FileThreadLocks:
     """
 
     POLL_SECONDS = 0.02
+    SETUP_OFFSET = 2**32
+    """Past every thread's offset (a 32-bit hash): the byte that serialises schema setup."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -235,6 +241,15 @@ class FileThreadLocks:
 
     def close(self) -> None:
         os.close(self._fd)
+
+    @contextmanager
+    def setup(self) -> Iterator[None]:
+        """Exclusive across processes while the tables are created or migrated."""
+        fcntl.lockf(self._fd, fcntl.LOCK_EX, 1, self.SETUP_OFFSET)
+        try:
+            yield
+        finally:
+            fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, self.SETUP_OFFSET)
 
     @contextmanager
     def hold(self, thread_id: str, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
@@ -360,14 +375,32 @@ class AdvisoryThreadLocks:
         # data pool, so sharing one pool could leave every connection waiting for another.
         self.pool = pool
 
-    @contextmanager
-    def hold(self, thread_id: str, timeout: float = LOCK_TIMEOUT_SECONDS) -> Iterator[None]:
+    SETUP_KEY = 0x6D656D6F726961  # "memoria": serialises schema setup across servers
+
+    def setup(self) -> AbstractContextManager[None]:
+        """Exclusive across servers while the tables are created or migrated."""
+        return self._held(self.SETUP_KEY, LOCK_TIMEOUT_SECONDS)
+
+    def hold(
+        self, thread_id: str, timeout: float = LOCK_TIMEOUT_SECONDS
+    ) -> AbstractContextManager[None]:
         key = int.from_bytes(
             hashlib.blake2b(thread_id.encode(), digest_size=8).digest(), "big", signed=True
         )
+        return self._held(key, timeout)
+
+    @contextmanager
+    def _held(self, key: int, timeout: float) -> Iterator[None]:
+        # Poll rather than block in pg_advisory_lock: a waiting statement keeps a transaction
+        # open, and the setup's CREATE INDEX CONCURRENTLY waits for every open transaction.
+        deadline = time.monotonic() + timeout
         with self.pool.connection() as conn:
-            conn.execute(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
-            conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            while not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,)).fetchone()[
+                "ok"
+            ]:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("another server holds this thread (or the setup) too long")
+                time.sleep(FileThreadLocks.POLL_SECONDS)
             try:
                 yield
             finally:
@@ -400,10 +433,12 @@ def open_postgres(url: str) -> Iterator[Database]:
             lock_pool.open()
             saver = _postgres_saver_class()(pool, serde=strict_serializer())
             store = PostgresStore(pool)
-            saver.setup()
-            store.setup()
+            locks = AdvisoryThreadLocks(lock_pool)
+            with locks.setup():  # migrations are not safe to run twice at once
+                saver.setup()
+                store.setup()
         except Exception as exc:  # psycopg's errors and the pool's timeout
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DatabaseOpenError(f"cannot open the database {redact(url)}: {reason}") from None
-        locks = AdvisoryThreadLocks(lock_pool)
+            raise DatabaseOpenError(
+                f"cannot open the database {redact(url)}: {first_line(exc)}"
+            ) from None
         yield Database(redact(url), saver, store, locks, PostgresBackend(pool))

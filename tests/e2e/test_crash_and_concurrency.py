@@ -86,3 +86,13 @@ def test_two_processes_on_the_same_thread_lose_no_turn(tmp_path):
     for label in ("A", "B"):
         assert [int(n) for who, n in sent if who == label] == list(range(30)), label
     assert all(turn[1].content == turn[0].content for turn in turns)
+
+
+def test_processes_opening_a_new_database_at_once(tmp_path):
+    """Schema setup is serialised: without it, two processes both ran the store's migrations."""
+    for attempt in range(5):
+        db = tmp_path / f"new-{attempt}.sqlite"
+        workers = [start_worker(db, thread, "crash", 2) for thread in ("a", "b", "c", "d")]
+        for worker in workers:
+            finish(worker)
+        assert all(check_thread(db, thread) == 2 for thread in ("a", "b", "c", "d"))

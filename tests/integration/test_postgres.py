@@ -160,3 +160,31 @@ def test_the_command_line_on_postgres(postgres_url):
     assert bad.stderr.startswith(
         "memoria: cannot open the database postgresql://nobody:***@127.0.0.1:1/none"
     )
+
+
+def test_servers_setting_up_a_new_database_at_once(postgres_url):
+    """Migrations run under an advisory lock: several servers may start on an empty database."""
+    import psycopg
+
+    fresh = postgres_url + "_fresh"
+    name = urlsplit(fresh).path.lstrip("/")
+    with psycopg.connect(SERVER, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        workers = [
+            subprocess.Popen(
+                [sys.executable, WORKER, fresh, f"s{i}", "S", "2"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(4)
+        ]
+        for worker in workers:
+            _, err = worker.communicate(timeout=120)
+            assert worker.returncode == 0, err
+        with Memoria(db=fresh, context=Context(model="echo"), load_models=False) as agent:
+            assert sorted(agent.database.thread_ids()) == ["s0", "s1", "s2", "s3"]
+    finally:
+        with psycopg.connect(SERVER, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
