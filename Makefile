@@ -18,7 +18,7 @@ else
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 endif
 
-.PHONY: install chat test crash lint format bench clean
+.PHONY: install chat test test-quick crash lint format bench bench-recall bench-startup clean
 
 install: $(STAMP)
 
@@ -32,7 +32,7 @@ $(STAMP): pyproject.toml
 			--wheel-dir $(WHEELHOUSE) "llama-cpp-python==$(LLAMA_CPP_VERSION)"; \
 	fi
 	$(BIN)/python -m pip install --quiet --no-deps $(WHEELHOUSE)/llama_cpp_python-$(LLAMA_CPP_VERSION)-*.whl
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,local]"
 	touch $(STAMP)
 
 chat: $(STAMP)
@@ -41,6 +41,10 @@ chat: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(ARGS)
 
+# Unit and integration tests, without the end-to-end ones: a few minutes.
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest tests/unit tests/integration $(ARGS)
+
 # The SIGKILL test with 200 kills at random moments (the test suite runs it with 30).
 crash: $(STAMP)
 	MEMORIA_CRASH_KILLS=200 $(BIN)/python -m pytest -s tests/e2e/test_crash_and_concurrency.py -k sigkill
@@ -48,6 +52,8 @@ crash: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	mkdir -p .typecheck && ln -sfn ../graph .typecheck/memoria
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -55,6 +61,14 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+# Recall: evidence in view and prompt size per preset on the generated conversations (~15 min).
+bench-recall: $(STAMP)
+	$(BIN)/python -m bench.recall $(ARGS)
+
+# Start-up time of the command line against the bare import of LangGraph and LangChain.
+bench-startup: $(STAMP)
+	$(BIN)/python -m bench.startup $(ARGS)
 
 clean:
 	rm -rf $(VENV)

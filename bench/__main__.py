@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.systems import MemoriaSystem, System, make_systems
-from graph.memory import PRESETS
+from memoria.memory import PRESETS
 
 MARKS = (10, 100, 1000)
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"  # the machine's server

@@ -26,8 +26,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.graph.message import _messages_delta_reducer
 
-from graph.agent import Memoria
-from graph.context import Context
+from memoria.agent import Memoria
+from memoria.context import Context
 
 THREAD = "3f9a1c0b77de"
 
@@ -78,8 +78,9 @@ POSTGRES_TABLES = (
     "checkpoint_blobs",
     "checkpoint_writes",
     "checkpoint_migrations",
-    "store",
-    "store_migrations",
+    "memoria_meta",
+    "memoria_threads",
+    "memoria_turns",
 )
 
 

@@ -7,25 +7,29 @@
     GET  /threads                                         -> every thread, most recent first
     GET  /threads/{thread_id}                             -> summary, counters and full transcript
 
-Configuration comes from the environment (`MEMORIA_MODEL`, `MEMORIA_MEMORY`, `MEMORIA_DB`, ...). The
-agent is synchronous; FastAPI runs its calls, and the streamed reply, in a worker thread.
+Configuration comes from the environment (`MEMORIA_MODEL`, `MEMORIA_MEMORY`, `MEMORIA_DB`,
+`MEMORIA_LOCK_TIMEOUT`, ...). A turn runs on a worker thread of its own (`agent.start`); the
+response streams it with `async for`, so a client that hangs up cancels the turn at once: the
+thread is rolled back and free for the next request. A thread busy with another turn (here or in
+another process) answers 409 after the lock wait.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from graph import Context
-from graph.agent import Memoria
-from graph.errors import describe_error
-from graph.transcript import encode_message
+from memoria import Context, Memoria
+from memoria.agent import Turn
+from memoria.errors import ThreadBusyError, describe_error
+from memoria.transcript import encode_message
 
 agent: Memoria | None = None
 
@@ -50,23 +54,30 @@ def event(name: str, data: dict[str, Any]) -> str:
 
 
 @app.post("/threads/{thread_id}/messages")
-def continue_thread(thread_id: str, message: Message) -> StreamingResponse:
+async def continue_thread(thread_id: str, message: Message) -> StreamingResponse:
     assert agent is not None
     try:
-        agent.config(thread_id)
+        # Taking the thread's lock may wait (up to the lock timeout): not on the event loop.
+        turn = await run_in_threadpool(agent.start, thread_id, message.text)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+    except ThreadBusyError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return StreamingResponse(events(turn), media_type="text/event-stream")
 
-    def events() -> Iterator[str]:
-        try:
-            for piece in agent.stream(thread_id, message.text):
-                yield event("token", {"text": piece})
-        except Exception as exc:  # the turn was rolled back; tell the client why
-            yield event("error", {"message": describe_error(exc)})
-            return
-        yield event("done", {"thread_id": thread_id, "turns": agent.state(thread_id).turns})
 
-    return StreamingResponse(events(), media_type="text/event-stream")
+async def events(turn: Turn) -> AsyncIterator[str]:
+    assert agent is not None
+    try:
+        async for piece in turn:
+            yield event("token", {"text": piece})
+    except Exception as exc:  # the turn was rolled back; tell the client why
+        yield event("error", {"message": describe_error(exc)})
+        return
+    finally:
+        turn.cancel()  # a no-op for a finished turn; a client that hung up lands here
+    state = await run_in_threadpool(agent.state, turn.thread_id)
+    yield event("done", {"thread_id": turn.thread_id, "turns": state.turns})
 
 
 @app.get("/threads")

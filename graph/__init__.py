@@ -1,8 +1,53 @@
-"""Memoria: a LangGraph chat agent with checkpointed, bounded, honest short-term memory."""
+"""Memoria: a LangGraph chat agent with checkpointed, bounded short-term memory and recall.
 
-from graph.context import Context
-from graph.graph import build_graph
-from graph.memory import PRESETS, MemoryPolicy
-from graph.state import InputState, State
+    from memoria import Memoria, Context, build_graph, astream_reply
 
-__all__ = ["PRESETS", "Context", "InputState", "MemoryPolicy", "State", "build_graph"]
+The names are imported on first use, so that `memoria --help` and other light commands do not pay
+for importing LangGraph and LangChain.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from memoria.agent import Memoria, astream_reply
+    from memoria.context import Context
+    from memoria.errors import ThreadBusyError
+    from memoria.graph import build_graph
+    from memoria.memory import PRESETS, MemoryPolicy
+    from memoria.state import InputState, State
+
+_EXPORTS = {
+    "Memoria": "memoria.agent",
+    "ThreadBusyError": "memoria.errors",
+    "astream_reply": "memoria.agent",
+    "Context": "memoria.context",
+    "build_graph": "memoria.graph",
+    "PRESETS": "memoria.memory",
+    "MemoryPolicy": "memoria.memory",
+    "InputState": "memoria.state",
+    "State": "memoria.state",
+}
+
+__all__ = [
+    "PRESETS",
+    "Context",
+    "InputState",
+    "Memoria",
+    "MemoryPolicy",
+    "State",
+    "ThreadBusyError",
+    "astream_reply",
+    "build_graph",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'memoria' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

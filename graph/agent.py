@@ -1,38 +1,63 @@
-"""The library API that the CLI and backends share: one database, one configuration, many threads."""
+"""The library API that the CLI and backends share: one database, one configuration, many threads.
+
+    from memoria import Memoria, Context
+
+    with Memoria(db="chat.sqlite", context=Context(memory="hybrid")) as agent:
+        for piece in agent.stream("juan", "Hola, soy Juan"):
+            print(piece, end="", flush=True)
+
+A turn either completes or leaves the thread exactly as it was. Each turn runs the graph on a worker
+thread while the caller reads its reply, so a turn can be cancelled at once from any thread (Ctrl-C,
+a client that hangs up): the thread is rolled back and released immediately, and whatever the
+abandoned model call returns later is fenced off from the database.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
-import re
+import queue
+import signal
+import threading
+import unicodedata
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.graph.state import CompiledStateGraph
+from langgraph.checkpoint.memory import InMemorySaver
 
-from graph.context import Context
-from graph.graph import build_graph
-from graph.legacy import load_legacy_memory
-from graph.memory import flatten, group_turns
-from graph.models import ModelSpecError
-from graph.nodes import Models, plan_turn
-from graph.persistence import open_database
-from graph.prompts import build_prompt
-from graph.state import State
-from graph.threads import MEMORY_FIELDS, ThreadExport, ThreadInfo
-from graph.transcript import (
-    archive_turn,
-    delete_transcript,
-    read_turns,
-    transcript_namespace,
-    turn_key,
+from memoria.context import Context
+from memoria.fence import FENCE_KEY, Fence, TurnCancelled
+from memoria.graph import MemoryGraph, build_graph
+from memoria.legacy import load_legacy_memory
+from memoria.memory import flatten, group_turns
+from memoria.persistence import DEFAULT_LOCK_TIMEOUT, ThreadRecord, open_database
+from memoria.persistence.catalog import ThreadInfo
+from memoria.prompts import build_prompt
+from memoria.recall import Recalled
+from memoria.state import State
+from memoria.summaries import Summariser
+from memoria.threads import ThreadExport, vet_settings
+from memoria.transcript import ArchivedTurn, SearchHit, now_iso
+
+MAX_THREAD_ID = 128
+POLL_SECONDS = 0.1
+ASYNC_POLL_SECONDS = 0.02
+MEMORY_FIELDS = (
+    "summary",
+    "turns",
+    "summarised_turns",
+    "token_scale",
+    "summary_error",
+    "summary_failures",
+    "language",
 )
-
-THREAD_ID = re.compile(r"[\w.:@-]{1,128}")
-TITLE_LENGTH = 60
 
 
 class ThreadNotFoundError(LookupError):
@@ -44,12 +69,13 @@ class ThreadExistsError(ValueError):
 
 
 def validate_thread_id(thread_id: str) -> str:
-    if not THREAD_ID.fullmatch(thread_id):
-        raise ValueError(f"invalid thread id {thread_id!r}: use 1-128 letters, digits or . _ - : @")
-    return thread_id
+    """The thread id in NFKC form; refuse control, invisible and mixed-script ids."""
+    from memoria.ids import check_thread_id
+
+    return check_thread_id(thread_id, MAX_THREAD_ID)
 
 
-def reply_piece(chunk: Any, metadata: dict[str, Any]) -> str:
+def reply_piece(chunk: Any, metadata: Any) -> str:
     """The reply text in a `stream_mode="messages"` event ("" for summaries and other nodes)."""
     if metadata.get("langgraph_node") == "model" and isinstance(chunk, AIMessageChunk):
         return chunk.text
@@ -57,7 +83,7 @@ def reply_piece(chunk: Any, metadata: dict[str, Any]) -> str:
 
 
 async def astream_reply(
-    graph: CompiledStateGraph,
+    graph: MemoryGraph,
     thread_id: str,
     text: str,
     *,
@@ -82,8 +108,178 @@ async def astream_reply(
             yield piece
 
 
+class _QuietCancellations(logging.Filter):
+    """LangChain logs every exception raised by a callback; a cancelled turn's is expected."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "TurnCancelled" not in record.getMessage()
+
+
+logging.getLogger("langchain_core.callbacks.manager").addFilter(_QuietCancellations())
+
+
+class _StopOnCancel(BaseCallbackHandler):
+    """Stops a streaming model call at its next token once the turn is cancelled."""
+
+    raise_error = True
+
+    def __init__(self, fence: Fence) -> None:
+        self.fence = fence
+
+    def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
+        if self.fence.cancelled:
+            raise TurnCancelled("the turn was cancelled")
+
+
+class Turn:
+    """One running turn. Iterate it for the reply's text as the model produces it; `cancel()`
+    (from any thread) ends it at once with the thread as it was; `reply` is the whole reply."""
+
+    def __init__(
+        self, agent: Memoria, thread_id: str, text: str, *, streaming: bool = True
+    ) -> None:
+        self.agent = agent
+        self.thread_id = thread_id
+        self.streaming = streaming
+        self.reply: AIMessage | None = None
+        self.fence = Fence()
+        self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._held = ExitStack()
+        self._config: RunnableConfig = {
+            "configurable": {"thread_id": thread_id, FENCE_KEY: self.fence},
+            "callbacks": [_StopOnCancel(self.fence)],
+        }
+        locks = agent.database.locks
+        if locks is None:
+            raise PermissionError("this database was opened read-only")
+        self._held.enter_context(locks.hold(thread_id, agent.lock_timeout))
+        try:
+            self._before = agent.checkpointer.get_tuple(agent.config(thread_id))
+            worker = threading.Thread(
+                target=self._run, args=(text,), name=f"memoria-turn-{thread_id}", daemon=True
+            )
+            worker.start()
+        except BaseException:
+            self._held.close()
+            raise
+
+    def _run(self, text: str) -> None:
+        # Ctrl-C belongs to the thread that reads the reply: blocked here (and so in the threads
+        # LangGraph starts from here), the kernel delivers it to the main thread, where it can
+        # wake a prompt and where a rollback can hold it off.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            for mode, event in self.agent.graph.stream(
+                {"messages": [HumanMessage(text)]},
+                self._config,
+                context=self.agent.context,
+                # Token events cost a little each; a caller who wants only the reply skips them.
+                stream_mode=["messages", "updates"] if self.streaming else ["updates"],
+                durability="exit",
+            ):
+                if mode == "messages":
+                    chunk, metadata = cast(tuple[Any, dict[str, Any]], event)
+                    if piece := reply_piece(chunk, metadata):
+                        self._events.put(("piece", piece))
+                elif isinstance(event, dict) and "model" in event:
+                    self.reply = event["model"]["messages"][-1]
+        except BaseException as exc:
+            with self.fence.lock:
+                if not self.fence.cancelled and not self.fence.ended:
+                    self.fence.ended = True
+                    self._rollback()
+                    self._held.close()
+            self._events.put(("error", exc))
+            return
+        with self.fence.lock:
+            if not self.fence.cancelled and not self.fence.ended:
+                self.fence.ended = True
+                try:
+                    self.agent.database.turn_committed(self.thread_id)
+                finally:
+                    self._held.close()
+        self._events.put(("done", None))
+
+    def _rollback(self) -> None:
+        """Discard what the turn wrote: checkpoints after the one it started from, and its turn."""
+        before = self._before
+        before_id = before.config["configurable"]["checkpoint_id"] if before else None
+        self.agent.checkpointer.discard_after(self.agent.config(self.thread_id), before_id)
+        turns = before.checkpoint["channel_values"].get("turns", 0) if before else 0
+        self.agent.database.archive.discard(self.thread_id, turns)
+
+    def cancel(self) -> None:
+        """End the turn now: roll the thread back and release it, whatever the model is doing."""
+        with _signals_deferred(), self.fence.lock:
+            if self.fence.ended:
+                return
+            self.fence.cancelled = self.fence.ended = True
+            try:
+                self._rollback()
+            finally:
+                self._held.close()
+                # A reader still waiting for pieces learns at once that there will be none.
+                self._events.put(("error", TurnCancelled("the turn was cancelled")))
+
+    def _piece(self, kind: str, value: Any) -> str | None:
+        """The reply piece an event carries; None once the turn is done; its error raised."""
+        if kind == "error":
+            raise value
+        return value if kind == "piece" else None
+
+    def __iter__(self) -> Iterator[str]:
+        try:
+            while True:
+                try:
+                    event = self._events.get(timeout=POLL_SECONDS)
+                except queue.Empty:
+                    continue  # wake up now and then, so that Ctrl-C is seen at once
+                if (piece := self._piece(*event)) is None:
+                    return
+                yield piece
+        except BaseException:
+            self.cancel()
+            raise
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        """The same, for an event loop: a task cancelled mid-reply (a client that hung up)
+        cancels the turn."""
+        try:
+            while True:
+                try:
+                    event = self._events.get_nowait()
+                except queue.Empty:
+                    await asyncio.sleep(ASYNC_POLL_SECONDS)
+                    continue
+                if (piece := self._piece(*event)) is None:
+                    return
+                yield piece
+        except BaseException:
+            self.cancel()
+            raise
+
+    def wait(self) -> AIMessage:
+        for _ in self:
+            pass
+        assert self.reply is not None
+        return self.reply
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """A second Ctrl-C must not interrupt a rollback halfway: hold SIGINT until it is done."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class Memoria:
-    """A Memoria agent over one SQLite database.
+    """A Memoria agent over one database (SQLite file or Postgres).
 
     >>> with Memoria(context=Context(model="echo")) as agent:
     ...     agent.send("demo", "Hola").content
@@ -96,31 +292,52 @@ class Memoria:
         db: str | os.PathLike[str] | None = None,
         context: Context | None = None,
         model: BaseChatModel | None = None,
-        summary_model: BaseChatModel | None = None,
+        summary_model: BaseChatModel | Summariser | str | None = None,
         load_models: bool = True,
+        read_only: bool = False,
+        init_db: bool = False,
+        lock_timeout: float | None = None,
     ) -> None:
         self.context = context or Context()
-        self._models = Models(chat=model, summary=summary_model)
-        if load_models:
-            self.load_models()
+        self._model, self._summary_model = model, summary_model
+        self.lock_timeout = _lock_timeout(lock_timeout)
         self._resources = ExitStack()
-        self.database = self._resources.enter_context(open_database(db))
-        self.checkpointer, self.store = self.database.checkpointer, self.database.store
-        self.db_path = self.database.location
-        self.graph = build_graph(
-            model, summary_model=summary_model, checkpointer=self.checkpointer, store=self.store
+        self.database = self._resources.enter_context(
+            open_database(db, read_only=read_only, init=init_db)
+        )
+        self.checkpointer = self.database.checkpointer
+        self.archive = self.database.archive
+        self.db_path = self.database.display
+        self.graph = self._build(self.checkpointer)
+        if load_models:
+            try:
+                self.load_models()
+            except BaseException:
+                self.close()
+                raise
+
+    def _build(self, checkpointer: Any) -> MemoryGraph:
+        return build_graph(
+            self._model,
+            summary_model=self._summary_model,
+            checkpointer=checkpointer,
+            transcript=self.archive,
         )
 
     def load_models(self) -> None:
         """Load the context's models now, so that a bad spec or a missing key fails before any
         turn is typed. Thread administration skips it: it needs no model."""
-        self._models.chat_model(self.context)
-        self._models.summary_model(self.context)
+        from memoria.nodes import Parts
 
-    def resume(self, thread_id: str, **overrides: Any) -> None:
-        """Take the settings `thread_id` last ran with, with `overrides` (explicit options) on top."""
+        parts = Parts(chat=self._model)
+        parts.chat_model(self.context)
+        if self._summary_model is None:
+            parts.summariser_for(self.context)
+
+    def resume(self, thread_id: str, **explicit: Any) -> None:
+        """Take the settings `thread_id` last ran with, with `explicit` options on top."""
         if saved := self.state(thread_id).settings:
-            self.context = Context.from_settings(saved, **overrides)
+            self.context = Context.resume(saved, **explicit)
 
     def close(self) -> None:
         self._resources.close()
@@ -137,45 +354,23 @@ class Memoria:
 
     # Turns
 
+    def start(self, thread_id: str, text: str, *, streaming: bool = True) -> Turn:
+        """Start a turn; iterate the result for the reply's pieces (with `streaming`), `wait()`
+        for the reply, or `cancel()` it."""
+        return Turn(self, validate_thread_id(thread_id), text, streaming=streaming)
+
     def send(self, thread_id: str, text: str) -> AIMessage:
         """Run one turn and return the reply."""
-        with self._turn(thread_id) as config:
-            result = self.graph.invoke(
-                {"messages": [HumanMessage(text)]},
-                config,
-                context=self.context,
-                durability="exit",
-            )
-        return result["messages"][-1]
+        return self.start(thread_id, text, streaming=False).wait()
 
     def stream(self, thread_id: str, text: str) -> Iterator[str]:
-        """Run one turn, yielding the reply's text as the model produces it."""
-        with self._turn(thread_id) as config:
-            for chunk, metadata in self.graph.stream(
-                {"messages": [HumanMessage(text)]},
-                config,
-                context=self.context,
-                stream_mode="messages",
-                durability="exit",
-            ):
-                if piece := reply_piece(chunk, metadata):
-                    yield piece
-
-    @contextmanager
-    def _turn(self, thread_id: str) -> Iterator[RunnableConfig]:
-        """A turn either completes or leaves the thread exactly as it was (error, Ctrl-C)."""
-        config = self.config(thread_id)
-        with self.database.locks.hold(thread_id):
-            before = self.checkpointer.get_tuple(config)
-            try:
-                yield config
-            except BaseException:
-                before_id = before.config["configurable"]["checkpoint_id"] if before else None
-                self.checkpointer.discard_after(config, before_id)
-                turns = before.checkpoint["channel_values"].get("turns", 0) if before else 0
-                self.store.delete(transcript_namespace(thread_id), turn_key(turns))
-                raise
-            self.database.turn_committed(thread_id)
+        """Run one turn, yielding the reply's text as the model produces it. Closing the iterator
+        early (or an exception, Ctrl-C) cancels the turn: the thread stays as it was."""
+        turn = self.start(thread_id, text)
+        try:
+            yield from turn
+        finally:
+            turn.cancel()  # a no-op once the turn has ended
 
     # Reading a thread
 
@@ -186,87 +381,269 @@ class Memoria:
         values = self.graph.get_state(self.config(thread_id)).values
         return State(**values) if values else State()
 
+    def turns(self, thread_id: str) -> list[ArchivedTurn]:
+        """Every committed turn of the thread, with its time, oldest first."""
+        thread_id = validate_thread_id(thread_id)
+        return self.archive.read(thread_id, stop=self.state(thread_id).turns)
+
     def transcript(self, thread_id: str) -> list[BaseMessage]:
         """Every message of the thread, in order, including those trimmed or summarised."""
-        return flatten(read_turns(self.store, thread_id, self.state(thread_id).turns))
+        return [message for turn in self.turns(thread_id) for message in turn.messages]
 
-    def next_prompt(self, thread_id: str) -> list[BaseMessage]:
-        """What the model will be sent next: system prompt, summary and the turns it will keep.
+    def next_prompt(self, thread_id: str, text: str = "") -> list[BaseMessage]:
+        """Exactly what the model will be sent if `text` is the next message: the system prompt with
+        the summary (after any fold this message triggers) and the recalled excerpts, the turns
+        kept in view, then `text`. Computed by running the graph up to the model on a copy of the
+        thread's state; the thread itself is not touched (a fold is previewed with the summariser
+        the thread uses, so a model summariser may word the real one differently)."""
+        thread_id = validate_thread_id(thread_id)
+        state = self._preview(thread_id, text)
+        context = self._context_of(state)
+        return build_prompt(context.system_prompt, state.summary, state.messages, state.recalled)
 
-        If the next message pushes a summarising preset over its limit, older turns are folded first.
-        """
-        state = self.state(thread_id)
-        context = Context.from_settings(state.settings) if state.settings else self.context
-        pending = State(
-            messages=[*state.messages, HumanMessage("")],
-            summary=state.summary,
-            token_scale=state.token_scale,
+    def recall(self, thread_id: str, text: str) -> list[Recalled]:
+        """The earlier turns `text` would bring back into the prompt, in conversation order."""
+        thread_id = validate_thread_id(thread_id)
+        state = self._preview(thread_id, text)
+        return [Recalled(**item) for item in state.recalled]
+
+    def _context_of(self, state: State) -> Context:
+        return Context.resume(state.settings) if state.settings else self.context
+
+    def _preview(self, thread_id: str, text: str) -> State:
+        thread_id = validate_thread_id(thread_id)
+        current = self.state(thread_id)
+        context = self._context_of(current)
+        scratch = self._build(InMemorySaver())
+        config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
+        if self.exists(thread_id):
+            values = {
+                name: getattr(current, name)
+                for name in State.__dataclass_fields__
+                if name != "report"
+            }
+            scratch.update_state(config, values, as_node="model")
+        scratch.invoke(
+            {"messages": [HumanMessage(text)]},
+            config,
+            context=context,
+            interrupt_before=["model"],
         )
-        try:
-            model: Any = self._models.chat_model(context)
-        except ModelSpecError:
-            model = None  # e.g. no key here: the calibrated estimate is close enough to plan with
-        plan, completed = plan_turn(pending, context, model)
-        return build_prompt(context.system_prompt, state.summary, flatten(completed[plan.drop :]))
+        return State(**scratch.get_state(config).values)
+
+    def search(
+        self, query: str, *, thread_id: str | None = None, limit: int = 10
+    ) -> list[SearchHit]:
+        """Committed turns of every thread (or one) that match `query`, best first."""
+        thread_id = None if thread_id is None else validate_thread_id(thread_id)
+        committed: dict[str, int] = {}
+
+        def is_committed(hit: SearchHit) -> bool:
+            if hit.thread_id not in committed:
+                saved = self.checkpointer.get_tuple(self.config(hit.thread_id))
+                committed[hit.thread_id] = (
+                    saved.checkpoint["channel_values"].get("turns", 0) if saved else 0
+                )
+            return hit.turn < committed[hit.thread_id]
+
+        hits = self.archive.search_all(query, thread_id=thread_id, limit=limit + 5)
+        return [hit for hit in hits if is_committed(hit)][:limit]
 
     # Administration
 
-    def threads(self) -> list[ThreadInfo]:
-        """Every thread, most recently updated first."""
-        infos = [self._thread_info(thread_id) for thread_id in self.database.thread_ids()]
-        return sorted(infos, key=lambda info: info.updated_at, reverse=True)
+    def threads(self, limit: int | None = 20) -> list[ThreadInfo]:
+        """The most recently used threads first (`limit=None`: all of them)."""
+        return self.archive.infos(limit)
 
-    def _thread_info(self, thread_id: str) -> ThreadInfo:
-        saved = self.checkpointer.get_tuple({"configurable": {"thread_id": thread_id}})
-        first = self.store.get(transcript_namespace(thread_id), turn_key(0))
-        title = ""
-        if first is not None:
-            title = " ".join(str(first.value["messages"][0].get("content", "")).split())
-        return ThreadInfo(
-            thread_id=thread_id,
-            title=title[:TITLE_LENGTH] + ("…" if len(title) > TITLE_LENGTH else ""),
-            turns=saved.checkpoint["channel_values"].get("turns", 0) if saved else 0,
-            updated_at=saved.checkpoint["ts"] if saved else "",
-            size_bytes=self.database.thread_bytes(thread_id),
-        )
+    def thread_info(self, thread_id: str) -> ThreadInfo:
+        thread_id = validate_thread_id(thread_id)
+        found = self.archive.infos(1, thread_id=validate_thread_id(thread_id))
+        if not found:
+            raise ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
+        return found[0]
 
     def latest_thread(self) -> str | None:
-        threads = self.threads()
+        threads = self.threads(limit=5)
         return threads[0].thread_id if threads else None
 
     def export_thread(self, thread_id: str) -> ThreadExport:
-        if not self.exists(thread_id):
-            raise ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
+        thread_id = validate_thread_id(thread_id)
+        info = self.thread_info(thread_id)
         state = self.state(thread_id)
         memory: dict[str, Any] = {key: getattr(state, key) for key in MEMORY_FIELDS}
         memory["messages"] = list(state.messages)
-        return ThreadExport(thread_id, read_turns(self.store, thread_id, state.turns), memory)
+        return ThreadExport(
+            thread_id,
+            self.archive.read(thread_id, stop=state.turns),
+            memory,
+            settings=state.settings,
+            created_at=info.created_at,
+            updated_at=info.updated_at,
+        )
 
-    def import_thread(self, export: ThreadExport, thread_id: str | None = None) -> str:
-        """Write an exported thread under `thread_id` (default: its own id), which must be new."""
+    def import_thread(self, export: ThreadExport, thread_id: str | None = None) -> ImportResult:
+        """Write an exported thread under `thread_id` (default: its own id), which must be new.
+        Its settings are vetted (see `threads.vet_settings`); the result says which were kept."""
         thread_id = validate_thread_id(thread_id or export.thread_id)
-        if self.exists(thread_id):
-            raise ThreadExistsError(
-                f"thread {thread_id!r} already exists in {self.db_path}; import under a new --thread"
+        settings, notes = vet_settings(export.settings)
+        with self._holding(thread_id):
+            if self.exists(thread_id) or self.archive.thread(thread_id) is not None:
+                raise ThreadExistsError(
+                    f"thread {thread_id!r} already exists in {self.db_path}; "
+                    "import under a new --thread"
+                )
+            memory = export.memory
+            language = memory.get("language") or _language_of(export.turns)
+            now = now_iso()
+            record = ThreadRecord(
+                thread_id,
+                export.created_at or now,
+                export.updated_at or now,
+                _title(export.turns),
             )
-        for index, turn in enumerate(export.turns):
-            archive_turn(self.store, thread_id, index, turn)
-        values = {key: export.memory[key] for key in MEMORY_FIELDS if key in export.memory}
-        values["messages"] = export.memory.get("messages", [])
-        self.graph.update_state(self.config(thread_id), values, as_node="model")
-        return thread_id
+            turns = [
+                ArchivedTurn(i, t.messages, t.created_at, t.summary, t.folded)
+                for i, t in enumerate(export.turns)
+            ]
+            self.archive.import_thread(record, turns, language)
+            try:
+                values = {key: memory[key] for key in MEMORY_FIELDS if key in memory}
+                values.update(language=language, settings=settings)
+                values["messages"] = memory.get("messages", [])
+                self.graph.update_state(self.config(thread_id), values, as_node="model")
+            except BaseException:
+                self.archive.delete(thread_id)
+                raise
+        return ImportResult(thread_id, len(turns), settings, notes)
 
-    def import_legacy_pickle(self, data: bytes, thread_id: str) -> str:
+    def import_legacy_pickle(self, data: bytes, thread_id: str) -> ImportResult:
         """Import a LangChain memory pickle (read through an allow-list, never `pickle.load`)."""
         messages, summary = load_legacy_memory(data)
-        turns = group_turns(messages)
+        grouped = group_turns(messages)
+        now = now_iso()
+        turns = [ArchivedTurn(i, turn, now) for i, turn in enumerate(grouped)]
         memory = {"summary": summary, "turns": len(turns), "messages": messages}
         return self.import_thread(ThreadExport(thread_id, turns, memory), thread_id)
 
     def delete_thread(self, thread_id: str) -> None:
-        """Delete the thread's checkpoints and transcript, and give the space back to the file."""
-        if not self.exists(thread_id):
-            raise ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
-        self.checkpointer.delete_thread(thread_id)
-        delete_transcript(self.store, thread_id)
+        """Delete the thread's checkpoints and transcript, waiting for a turn running on it, and
+        give the space back to the file."""
+        thread_id = validate_thread_id(thread_id)
+        with self._holding(thread_id):
+            if not self.exists(thread_id) and self.archive.thread(thread_id) is None:
+                raise ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
+            self.archive.delete(thread_id)
+            self.checkpointer.delete_thread(thread_id)
         self.database.reclaim()
+
+    def rename_thread(self, old: str, new: str) -> None:
+        old, new = validate_thread_id(old), validate_thread_id(new)
+        with self._holding(old, new):
+            if not self.exists(old):
+                raise ThreadNotFoundError(f"no thread {old!r} in {self.db_path}")
+            if self.exists(new) or self.archive.thread(new) is not None:
+                raise ThreadExistsError(f"thread {new!r} already exists in {self.db_path}")
+            self.checkpointer.copy_thread(old, new)
+            self.archive.rename(old, new)
+            self.checkpointer.delete_thread(old)
+
+    def fork_thread(self, thread_id: str, *, at: int | None = None, new: str | None = None) -> str:
+        """A new thread holding `thread_id` as it stood after turn `at` (1-based; default: now):
+        its transcript up to there, and its summary and view as they were then. The original is
+        untouched; the two evolve independently."""
+        thread_id = validate_thread_id(thread_id)
+        new = validate_thread_id(new or _fork_name(thread_id, self.archive))
+        with self._holding(thread_id, new):
+            if not self.exists(thread_id):
+                raise ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
+            if self.exists(new) or self.archive.thread(new) is not None:
+                raise ThreadExistsError(f"thread {new!r} already exists in {self.db_path}")
+            state = self.state(thread_id)
+            at = state.turns if at is None else at
+            if not 1 <= at <= state.turns:
+                raise ValueError(f"--at must be a turn from 1 to {state.turns}, not {at}")
+            if at == state.turns:
+                self.checkpointer.copy_thread(thread_id, new)
+                self.archive.copy(thread_id, new, turns=at)
+                self.checkpointer.prune([new])
+                return new
+            turns = self.archive.read(thread_id, stop=at)
+            summary, folded = "", 0
+            for turn in turns:
+                if turn.summary is not None:
+                    summary, folded = turn.summary, turn.folded
+            context = self._context_of(state)
+            # After a turn, `window` holds the k turns trim kept plus the turn just answered.
+            kept = turns[folded:] if context.memory != "window" else turns[-(context.k + 1) :]
+            self.archive.copy(thread_id, new, turns=at)
+            values = {
+                "summary": summary,
+                "turns": at,
+                "summarised_turns": folded,
+                "token_scale": state.token_scale,
+                "language": state.language,
+                "settings": state.settings,
+                "messages": flatten([turn.messages for turn in kept]),
+            }
+            self.graph.update_state(self.config(new), values, as_node="model")
+        return new
+
+    def _holding(self, *thread_ids: str) -> ExitStack:
+        """The turn locks of `thread_ids`, taken in a fixed order (no deadlock between two)."""
+        locks = self.database.locks
+        if locks is None:
+            raise PermissionError("this database was opened read-only")
+        stack = ExitStack()
+        try:
+            for thread_id in sorted(set(thread_ids)):
+                stack.enter_context(locks.hold(validate_thread_id(thread_id), self.lock_timeout))
+        except BaseException:
+            stack.close()
+            raise
+        return stack
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    thread_id: str
+    turns: int
+    settings: dict[str, Any]
+    """The settings kept from the import."""
+    notes: list[str]
+    """Settings dropped, and why."""
+
+
+def _lock_timeout(value: float | None) -> float:
+    raw: Any = value if value is not None else os.environ.get("MEMORIA_LOCK_TIMEOUT")
+    if raw is None or raw == "":
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not (0 <= seconds <= 3600):
+        raise ValueError(f"the lock timeout must be from 0 to 3600 seconds, not {raw!r}")
+    return seconds
+
+
+def _language_of(turns: list[ArchivedTurn]) -> str:
+    from memoria.analysis import detect_language
+    from memoria.tokens import message_text
+
+    text = " ".join(message_text(m) for m in turns[0].messages) if turns else ""
+    return detect_language(text) or "en"
+
+
+def _title(turns: list[ArchivedTurn]) -> str:
+    from memoria.transcript import title_of
+
+    return title_of(turns[0].messages) if turns else ""
+
+
+def _fork_name(thread_id: str, archive: Any) -> str:
+    base = unicodedata.normalize("NFKC", thread_id)[: MAX_THREAD_ID - 8]
+    for n in range(2, 10_000):
+        candidate = f"{base}-fork{n if n > 2 else ''}"
+        if archive.thread(candidate) is None:
+            return candidate
+    raise ThreadExistsError("no free name for the fork: give it one")

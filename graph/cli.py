@@ -1,53 +1,78 @@
-"""The `memoria` command: a thin layer over `graph.agent.Memoria`."""
+"""The `memoria` command: a thin layer over `memoria.Memoria`.
+
+Only click, python-dotenv and the standard library are imported up front; LangGraph and LangChain
+load when a command needs them, so `memoria --help` and `threads list` start quickly.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import json
 import os
 import secrets
+import stat
 import sys
-from collections.abc import Callable
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from dotenv import load_dotenv
-from langchain_core.messages import BaseMessage
 
-from graph.agent import Memoria, ThreadNotFoundError, validate_thread_id
-from graph.context import Context
-from graph.errors import describe_error
-from graph.legacy import LegacyPickleError
-from graph.memory import PRESETS
-from graph.prompts import ROLE_LABELS
-from graph.state import State
-from graph.threads import ExportFormatError, ThreadExport, dumps
-from graph.tokens import message_text
-from graph.transcript import encode_message
+from memoria.presets import LANGUAGES, PRESETS
+from memoria.terminal import safe, safe_line
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+
+    from memoria.agent import Memoria
+    from memoria.state import State
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+TITLE_WIDTH = 60
+MARK_ON, MARK_OFF = "\ue000", "\ue001"
+NO_MARKS = {ord(MARK_ON): "\ufffd", ord(MARK_OFF): "\ufffd"}
 ADJECTIVES = ("amber", "brave", "calm", "clever", "eager", "gentle", "golden", "lucky", "merry")
 NOUNS = ("otter", "falcon", "river", "meadow", "harbor", "comet", "cedar", "lantern", "willow")
 CHAT_HELP = """\
-/history   the whole transcript of this thread
-/summary   the running summary
-/context   exactly what the model will see next
-/threads   every thread in the database
-/new       start a new thread
-/help      this list
-/exit      leave (Ctrl-D works too); Ctrl-C stops a reply without saving it"""
+/history        the whole transcript of this thread
+/summary        the running summary
+/context        exactly what the model will see next (before your message)
+/recall TEXT    which earlier turns TEXT would bring back, and why
+/threads        the most recent threads
+/fork [NAME]    continue in a copy of this thread (this one stays as it is)
+/new            start a new thread
+/help           this list
+/exit           leave (Ctrl-D works too); Ctrl-C stops a reply without saving it"""
 
 
 class CliError(Exception):
     """A failure already worded for the user."""
 
 
+def say(message: str, code: int = EXIT_ERROR) -> int:
+    """Print `message` as the command's one error line; return the exit status to use."""
+    from memoria.errors import redact
+
+    click.echo(f"memoria: {safe_line(redact(message))}", err=True)
+    return code
+
+
 def fail(message: str, code: int = EXIT_ERROR) -> None:
-    click.echo(f"memoria: {message}", err=True)
-    sys.exit(code)
+    sys.exit(say(message, code))
+
+
+def quiet_broken_pipe() -> None:
+    """The reader went away (`memoria threads list | head -1`): stop quietly, as Unix tools do."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_BROKEN_PIPE)
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -56,15 +81,41 @@ def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            check_arguments(args, kwargs)
             return command(*args, **kwargs)
         except KeyboardInterrupt:
             fail("interrupted", EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            quiet_broken_pipe()
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:
+            from memoria.errors import describe_error
+
             fail(describe_error(exc))
 
     return wrapper
+
+
+def check_arguments(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Arguments that were not valid UTF-8 reach Python as lone surrogates: refuse them."""
+    context = click.get_current_context(silent=True)
+    params = {p.name: p for p in context.command.params} if context is not None else {}
+    for name, value in [*enumerate(args), *kwargs.items()]:
+        if isinstance(value, str) and has_surrogates(value):
+            # Named as the user typed it: the longest option (--thread), or the metavar (TEXT).
+            param = params.get(name) if isinstance(name, str) else None
+            if isinstance(param, click.Option):
+                label = max(param.opts, key=len)
+            elif param is not None:
+                label = f"the argument {param.human_readable_name}"
+            else:
+                label = "an argument"
+            raise CliError(f"{label} is not valid UTF-8 text")
+
+
+def has_surrogates(text: str) -> bool:
+    return any("\ud800" <= char <= "\udfff" for char in text)
 
 
 def readable_thread_id() -> str:
@@ -73,8 +124,15 @@ def readable_thread_id() -> str:
 
 db_option = click.option(
     "--db",
-    help="A SQLite file or a postgresql:// URL (default: $MEMORIA_DB, else checkpoints/memoria.sqlite).",
+    help="A SQLite file (or sqlite:///path), a postgresql:// URL or a libpq 'host=... dbname=...' "
+    "string (default: $MEMORIA_DB, else checkpoints/memoria.sqlite).",
 )
+init_option = click.option(
+    "--init-db",
+    is_flag=True,
+    help="Add Memoria's tables to an existing database that holds other tables.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 def conversation_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -88,14 +146,30 @@ def conversation_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--memory", type=click.Choice(PRESETS), help="Memory preset (default: hybrid)."
         ),
-        click.option("-k", "k", type=click.IntRange(min=0), help="Turns kept verbatim."),
+        click.option("-k", "k", type=click.IntRange(0, 100_000), help="Turns kept verbatim."),
         click.option(
             "--max-tokens",
-            type=click.IntRange(min=1),
-            help="Token limit (high mark) of the context.",
+            type=click.IntRange(1, 10_000_000),
+            help="Token limit of the whole prompt (summarising fires above it).",
+        ),
+        click.option(
+            "--recall-tokens",
+            type=click.IntRange(0, 10_000_000),
+            help="Budget of recalled earlier turns, part of --max-tokens; 0 turns recall off.",
+        ),
+        click.option(
+            "--recall-turns",
+            type=click.IntRange(0, 1000),
+            help="Most earlier turns recalled into one prompt.",
+        ),
+        click.option(
+            "--language",
+            type=click.Choice(LANGUAGES),
+            help="Language of a new thread for search (default: detected).",
         ),
         click.option("--system", "system_prompt", help="System prompt."),
         db_option,
+        init_option,
         click.option("-v", "--verbose", is_flag=True, help="Show the memory at work on stderr."),
     ]
     for option in reversed(options):
@@ -108,17 +182,25 @@ def open_conversation(
     continue_: bool,
     model: str | None,
     db: str | None,
+    init_db: bool,
     **settings: Any,
 ) -> tuple[Memoria, str]:
     """The agent and thread that `chat` and `ask` options describe; `settings` fill `Context`."""
+    from memoria.agent import Memoria, validate_thread_id
+    from memoria.context import Context
+
     if thread_id is not None and continue_:
         raise CliError("use either --thread or --continue, not both")
     if thread_id is not None:
-        validate_thread_id(thread_id)
+        thread_id = validate_thread_id(thread_id)
     explicit = {
         key: value for key, value in {"model": model, **settings}.items() if value is not None
     }
-    agent = Memoria(db=db, context=Context(**explicit), load_models=False)
+    if model is not None:  # a spec that cannot work fails before any database is created
+        from memoria.models import load_chat_model
+
+        load_chat_model(model)
+    agent = Memoria(db=db, context=Context(**explicit), load_models=False, init_db=init_db)
     try:
         if continue_:
             thread_id = agent.latest_thread()
@@ -143,16 +225,82 @@ def open_conversation(
     return agent, thread_id
 
 
-def admin(db: str | None) -> Memoria:
+def admin(db: str | None, *, read_only: bool = False, init_db: bool = False) -> Memoria:
     """A Memoria for thread administration: no model is loaded."""
-    return Memoria(db=db, context=Context(model="echo"), load_models=False)
+    from memoria.agent import Memoria
+    from memoria.context import Context
+
+    return Memoria(
+        db=db,
+        context=Context(model="echo"),
+        load_models=False,
+        read_only=read_only,
+        init_db=init_db,
+    )
+
+
+@contextlib.contextmanager
+def reading(db: str | None) -> Iterator[Memoria | None]:
+    """A read-only Memoria, or None when there is no database yet (nothing is created)."""
+    from memoria.persistence import NoDatabaseError
+
+    try:
+        agent = admin(db, read_only=True)
+    except NoDatabaseError:
+        yield None
+        return
+    with agent:
+        yield agent
+
+
+def where(db: str | None) -> str:
+    """The database `--db` names, as messages show it (no password)."""
+    from memoria.persistence import parse_location
+
+    return parse_location(db).display
+
+
+def require_thread(db: str | None, thread_id: str) -> None:
+    """Refuse, before opening the database for writing (which would create it), a thread that
+    does not exist."""
+    from memoria.agent import ThreadNotFoundError
+
+    with reading(db) as probe:
+        if probe is None or not probe.exists(thread_id):
+            raise ThreadNotFoundError(f"no thread {thread_id!r} in {where(db)}")
+
+
+def load_env() -> Path | None:
+    """`.env` from the current directory (or the nearest parent), as python-dotenv users expect.
+    python-dotenv is only imported when there is such a file."""
+    directory = Path.cwd()
+    for folder in (directory, *directory.parents):
+        if (folder / ".env").is_file():
+            break
+    else:
+        return None
+    from dotenv import find_dotenv, load_dotenv
+
+    found = find_dotenv(usecwd=True)
+    if not found:
+        return None
+    load_dotenv(found)
+    return Path(found)
 
 
 @click.group()
-@click.version_option(package_name="memoria")
-def main() -> None:
+@click.version_option(package_name="langgraph-memoria")
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Memoria: a chat agent whose conversations remember, stay cheap and survive restarts."""
-    load_dotenv()
+    ctx.meta["env_file"] = load_env()
+
+
+def say_env_file(verbose: bool) -> None:
+    if verbose:
+        env_file = click.get_current_context().find_root().meta.get("env_file")
+        where = env_file if env_file else "none found from the current directory"
+        click.echo(f"memoria: .env: {where}", err=True)
 
 
 @main.command()
@@ -160,9 +308,10 @@ def main() -> None:
 @reports_errors
 def chat(verbose: bool, **conversation: Any) -> None:
     """Chat in the terminal, streaming replies. Type /help for the in-chat commands."""
+    say_env_file(verbose)
     agent, thread_id = open_conversation(**conversation)
-    session = ChatSession(agent, thread_id, verbose)
     with agent:
+        session = ChatSession(agent, thread_id, verbose)
         session.banner()
         session.run()
 
@@ -174,6 +323,7 @@ def chat(verbose: bool, **conversation: Any) -> None:
 @reports_errors
 def ask(text: str, verbose: bool, as_json: bool, **conversation: Any) -> None:
     """One turn: TEXT (or - for stdin) in, the reply alone on stdout."""
+    say_env_file(verbose)
     if text == "-":
         try:
             text = sys.stdin.buffer.read().decode("utf-8")
@@ -196,16 +346,19 @@ def ask(text: str, verbose: bool, as_json: bool, **conversation: Any) -> None:
                         "memory": agent.context.memory,
                         "usage": report.get("usage", {}),
                         "prompt_tokens_estimate": report.get("prompt_tokens_estimate"),
+                        "recalled": report.get("recall", {}).get("turns", []),
                     },
                     ensure_ascii=False,
                 )
             )
         else:
+            on_terminal = sys.stdout.isatty()
             for piece in agent.stream(thread_id, text):
-                click.echo(piece, nl=False)
+                click.echo(safe(piece) if on_terminal else piece, nl=False)
             click.echo()
         if verbose:
-            click.echo(memory_line(agent.state(thread_id)), err=True)
+            for line in memory_lines(agent.state(thread_id)):
+                click.echo(line, err=True)
 
 
 class ChatSession:
@@ -220,27 +373,31 @@ class ChatSession:
         self.styled = (
             self.on_terminal and os.environ.get("TERM") != "dumb" and not os.environ.get("NO_COLOR")
         )
-        self.commands: dict[str, Callable[[], None]] = {
+        self.history_file: Path | None = None
+        self.commands: dict[str, Callable[[str], None]] = {
             "/history": self.history,
             "/summary": self.summary,
             "/context": self.context,
+            "/recall": self.recall,
             "/threads": self.threads,
+            "/fork": self.fork,
             "/new": self.new,
-            "/help": lambda: click.echo(CHAT_HELP),
+            "/help": lambda _: click.echo(CHAT_HELP),
         }
 
     def banner(self) -> None:
         context = self.agent.context
         resumed = "resumed" if self.agent.exists(self.thread_id) else "new"
+        recall = f"recall {context.recall_budget} tokens" if context.recall_budget else "no recall"
         click.echo(
-            f"memoria · model {context.model} · memory {context.memory} (k={context.k}, "
-            f"max {context.max_tokens} tokens) · thread {self.thread_id} ({resumed}) · "
-            f"db {self.agent.db_path} · /help",
+            f"memoria · model {safe_line(context.model)} · memory {context.memory} "
+            f"(k={context.k}, max {context.max_tokens} tokens, {recall}) · thread "
+            f"{self.thread_id} ({resumed}) · db {safe_line(self.agent.db_path)} · /help",
             err=True,
         )
 
     def run(self) -> None:
-        history = enable_line_editing() if self.interactive else None
+        self.switch_history()
         try:
             while (text := self.read()) is not None:
                 command = text.strip()
@@ -249,78 +406,172 @@ class ChatSession:
                 if not command:
                     continue
                 if command.startswith("/"):
-                    action = self.commands.get(command.split()[0])
+                    name, _, argument = command.partition(" ")
+                    action = self.commands.get(name)
                     if action is None:
                         click.echo(
-                            f"unknown command {command.split()[0]}; /help lists them", err=True
+                            f"unknown command {safe_line(name, 40)}; /help lists them", err=True
                         )
                     else:
-                        action()
+                        self.guarded(lambda: action(argument.strip()))  # noqa: B023
                     continue
                 self.turn(text)
         finally:
-            if history:
-                save_history(history)
+            self.save_history()
+
+    def guarded(self, action: Callable[[], None]) -> None:
+        """An in-chat command that fails says why and the chat goes on."""
+        from memoria.errors import describe_error
+
+        try:
+            action()
+        except KeyboardInterrupt:
+            click.echo(err=True)
+        except Exception as exc:
+            click.echo(f"memoria: {safe_line(describe_error(exc))}", err=True)
 
     def read(self) -> str | None:
         while True:
             try:
-                return input(self.style("you> ", fg="green", bold=True) if self.interactive else "")
+                line = input(self.style("you> ", fg="green", bold=True) if self.interactive else "")
             except EOFError:
                 if self.interactive:
                     click.echo(err=True)
                 return None
             except KeyboardInterrupt:
                 click.echo(err=True)  # Ctrl-C at the prompt clears the line, like a shell
+                continue
+            except UnicodeDecodeError:
+                click.echo("memoria: that line is not valid UTF-8; nothing was sent", err=True)
+                continue
+            if has_surrogates(line):
+                click.echo("memoria: that line is not valid UTF-8; nothing was sent", err=True)
+                continue
+            return line
 
     def turn(self, text: str) -> None:
+        from memoria.errors import describe_error
+
         if self.on_terminal:
             click.echo(self.style("memoria> ", fg="cyan", bold=True), nl=False)
         try:
             for piece in self.agent.stream(self.thread_id, text):
-                click.echo(piece, nl=False)
+                click.echo(safe(piece) if self.on_terminal else piece, nl=False)
             click.echo()
         except KeyboardInterrupt:
             click.echo()
             click.echo("[interrupted: that turn was not saved; the thread is as it was]", err=True)
             return
+        except BrokenPipeError:
+            raise
         except Exception as exc:
             click.echo()
             click.echo(
-                f"memoria: {describe_error(exc)} (the thread is as it was; try again)", err=True
+                f"memoria: {safe_line(describe_error(exc))} (the thread is as it was; try again)",
+                err=True,
             )
             return
         if self.verbose:
-            state = self.agent.state(self.thread_id)
-            click.echo(self.style(memory_line(state), dim=True), err=True)
+            for line in memory_lines(self.agent.state(self.thread_id)):
+                click.echo(self.style(line, dim=True), err=True)
 
-    def history(self) -> None:
+    def history(self, _: str) -> None:
         for message in self.agent.transcript(self.thread_id):
             click.echo(render(message))
 
-    def summary(self) -> None:
+    def summary(self, _: str) -> None:
         state = self.agent.state(self.thread_id)
-        click.echo(state.summary or "(no summary yet)")
+        context = self.agent.context
+        if context.memory == "window":
+            click.echo("(the window preset keeps no summary: it keeps the last k turns)")
+        elif context.memory == "buffer":
+            click.echo("(the buffer preset keeps no summary: the model sees every turn)")
+        else:
+            click.echo(safe(state.summary) or "(no summary yet)")
         if state.summary_error:
-            click.echo(f"(last summary attempt failed: {state.summary_error})", err=True)
+            click.echo(f"(last summary attempt failed: {safe_line(state.summary_error)})", err=True)
 
-    def context(self) -> None:
-        for message in self.agent.next_prompt(self.thread_id):
+    def context(self, _: str) -> None:
+        messages = self.agent.next_prompt(self.thread_id)
+        for message in messages[:-1]:  # the last one stands for your next message
             click.echo(render(message))
+        click.echo(
+            "(then your message; the excerpts recalled depend on it: /recall TEXT previews them)",
+            err=True,
+        )
 
-    def threads(self) -> None:
-        print_threads(self.agent)
+    def recall(self, text: str) -> None:
+        if not text:
+            click.echo("usage: /recall TEXT", err=True)
+            return
+        recalled = self.agent.recall(self.thread_id, text)
+        if not self.agent.context.recall_budget:
+            click.echo("(recall is off for this thread: --recall-tokens turns it on)", err=True)
+        if not recalled:
+            click.echo("(nothing earlier would be recalled)")
+        for item in recalled:
+            click.echo(f"turn {item.turn + 1} · score {item.score:.2f} · {item.tokens} tokens")
+            click.echo(f"  {safe_line(item.text, 240)}")
 
-    def new(self) -> None:
+    def threads(self, _: str) -> None:
+        print_threads(self.agent.threads())
+
+    def fork(self, name: str) -> None:
+        if not self.agent.exists(self.thread_id):
+            click.echo("nothing to fork yet: this thread has no turns", err=True)
+            return
+        self.save_history()
+        new = self.agent.fork_thread(self.thread_id, new=name or None)
+        click.echo(f"forked {self.thread_id} into {new}; now continuing in {new}", err=True)
+        self.thread_id = new
+        self.switch_history()
+
+    def new(self, _: str) -> None:
+        self.save_history()
         self.thread_id = readable_thread_id()
         click.echo(f"new thread {self.thread_id}", err=True)
+        self.switch_history()
 
     def style(self, text: str, **styles: Any) -> str:
         return click.style(text, **styles) if self.styled else text
 
+    # Input history, one file per thread, so that deleting a thread deletes its lines too.
 
-def memory_line(state: State) -> str:
+    def switch_history(self) -> None:
+        if not self.interactive:
+            return
+        try:
+            import readline
+        except ImportError:
+            return
+        readline.clear_history()
+        self.history_file = history_path(self.agent.db_path, self.thread_id)
+        with contextlib.suppress(OSError):
+            readline.read_history_file(self.history_file)
+        readline.set_history_length(1000)
+
+    def save_history(self) -> None:
+        if self.history_file is None:
+            return
+        import readline
+
+        with contextlib.suppress(OSError):
+            self.history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            readline.write_history_file(self.history_file)
+            self.history_file.chmod(0o600)
+
+
+def history_path(db: str, thread_id: str) -> Path:
+    state_home = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    where = os.path.realpath(db) if "://" not in db else db
+    key = hashlib.sha256(f"{where}\0{thread_id}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return state_home / "memoria" / "chat-history" / key
+
+
+def memory_lines(state: State) -> list[str]:
     """What the memory did this turn, like the seed's `verbose=True`."""
+    from memoria.errors import redact
+
     report = state.report
     parts = [f"[memory {report.get('memory', '?')}]"]
     if report.get("trimmed_turns"):
@@ -331,7 +582,8 @@ def memory_line(state: State) -> str:
             f"(now {report.get('summary_tokens', '?')} tokens)"
         )
     if report.get("summary_error"):
-        parts.append(f"summary failed: {report['summary_error']} (turns kept verbatim, will retry)")
+        error = safe_line(redact(report["summary_error"]), 160)
+        parts.append(f"summary failed: {error} (turns kept verbatim, will retry)")
     parts.append(f"context ~{report.get('context_tokens', '?')} tokens")
     parts.append(f"prompt sent ~{report.get('prompt_tokens_estimate', '?')} tokens")
     usage = report.get("usage") or {}
@@ -341,86 +593,181 @@ def memory_line(state: State) -> str:
             f"{usage.get('output_tokens', '?')} out"
         )
     parts.append(f"{len(state.messages)} messages kept verbatim, {state.turns} turns in all")
-    return " · ".join(parts)
-
-
-def enable_line_editing() -> Path | None:
-    """Arrow keys, editing and input history through readline, where the terminal has it."""
-    try:
-        import readline
-    except ImportError:
-        return None
-    state_home = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    history = state_home / "memoria" / "history"
-    with contextlib.suppress(OSError):
-        readline.read_history_file(history)
-    readline.set_history_length(1000)
-    return history
-
-
-def save_history(path: Path) -> None:
-    import readline
-
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        readline.write_history_file(path)
-        path.chmod(0o600)
+    lines = [" · ".join(parts)]
+    recall = report.get("recall") or {}
+    if recall.get("budget") and "searched_below_turn" not in recall:
+        lines.append("[recall] every earlier turn is still in view: nothing to search")
+    elif recall.get("budget"):
+        found = recall.get("turns") or []
+        shown = ", ".join(f"turn {t['turn']} (score {t['score']:.2f})" for t in found)
+        lines.append(
+            f"[recall] {shown or 'nothing matched'} · {recall.get('tokens', 0)} of "
+            f"{recall['budget']} tokens · searched turns 1-{recall['searched_below_turn'] - 1}"
+        )
+    return lines
 
 
 @main.group()
 def threads() -> None:
-    """List, read, export, import and delete threads."""
+    """List, read, search, export, import, fork, rename and delete threads."""
 
 
 @threads.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", type=click.IntRange(1, 1_000_000), default=20, show_default=True)
+@click.option("--all", "show_all", is_flag=True, help="Every thread.")
+@json_option
 @db_option
 @reports_errors
-def list_threads(as_json: bool, db: str | None) -> None:
-    """Every thread, most recent first: id, turns, last update, size, first message."""
-    with admin(db) as agent:
-        if as_json:
-            click.echo(
-                json.dumps([i.as_dict() for i in agent.threads()], ensure_ascii=False, indent=2)
-            )
-        else:
-            print_threads(agent)
+def list_threads(limit: int, show_all: bool, as_json: bool, db: str | None) -> None:
+    """The most recently used threads first: id, turns, last use, size, first message."""
+    from memoria.persistence import parse_location
+    from memoria.persistence.catalog import CatalogUnavailable
+    from memoria.persistence.catalog import list_threads as catalogue
+
+    try:  # plain SQL, without loading LangGraph
+        infos = catalogue(parse_location(db), None if show_all else limit)
+    except CatalogUnavailable:  # no Memoria schema of this version: the full path says why
+        with reading(db) as agent:
+            infos = agent.threads(None if show_all else limit) if agent else []
+    if as_json:
+        click.echo(json.dumps([i.as_dict() for i in infos], ensure_ascii=False, indent=2))
+    else:
+        print_threads(infos)
 
 
-def print_threads(agent: Memoria) -> None:
-    infos = agent.threads()
+def print_threads(infos: list[Any]) -> None:
     if not infos:
         click.echo("no threads yet", err=True)
         return
     width = max(16, *(len(info.thread_id) for info in infos))
     click.echo(
-        f"{'THREAD':<{width}} {'TURNS':>5}  {'UPDATED (UTC)':<19}  {'SIZE':>9}  FIRST MESSAGE"
+        f"{'THREAD':<{width}} {'TURNS':>5}  {'LAST USED (UTC)':<19}  {'SIZE':>9}  FIRST MESSAGE"
     )
     for info in infos:
         updated = info.updated_at[:19].replace("T", " ")
         click.echo(
-            f"{info.thread_id:<{width}} {info.turns:>5}  {updated:<19}  "
-            f"{human_size(info.size_bytes):>9}  {info.title}"
+            f"{safe_line(info.thread_id):<{width}} {info.turns:>5}  {updated:<19}  "
+            f"{human_size(info.size_bytes):>9}  {safe_line(info.title, TITLE_WIDTH)}"
         )
 
 
 @threads.command()
 @click.argument("thread_id")
 @click.option("--context", "show_context", is_flag=True, help="What the model will see next.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@json_option
 @db_option
 @reports_errors
 def show(thread_id: str, show_context: bool, as_json: bool, db: str | None) -> None:
-    """The whole transcript of a thread (or, with --context, the model's next input)."""
-    with admin(db) as agent:
-        if not agent.exists(thread_id):
-            raise ThreadNotFoundError(f"no thread {thread_id!r} in {agent.db_path}")
-        messages = agent.next_prompt(thread_id) if show_context else agent.transcript(thread_id)
+    """A thread: its header (turns, times, settings, summary), then its whole transcript (or,
+    with --context, the model's next input and what the last turn recalled)."""
+    from memoria.agent import ThreadNotFoundError
+    from memoria.transcript import encode_message
+
+    with reading(db) as agent:
+        if agent is None or not agent.exists(thread_id):
+            raise ThreadNotFoundError(f"no thread {thread_id!r} in {where(db)}")
+        info = agent.thread_info(thread_id)
+        state = agent.state(thread_id)
+        messages = (
+            agent.next_prompt(thread_id)[:-1] if show_context else agent.transcript(thread_id)
+        )
     if as_json:
-        click.echo(json.dumps([encode_message(m) for m in messages], ensure_ascii=False, indent=2))
+        document = {
+            **info.as_dict(),
+            "summary": state.summary,
+            "settings": state.settings,
+            "recalled_last_turn": state.recalled,
+            ("context" if show_context else "messages"): [encode_message(m) for m in messages],
+        }
+        click.echo(json.dumps(document, ensure_ascii=False, indent=2))
         return
+    for name, value in thread_header(info, state):
+        click.echo(f"{name}: {value}")
+    if show_context and state.recalled:
+        click.echo("recalled for the last message:")
+        for item in state.recalled:
+            click.echo(
+                f"  turn {item['turn'] + 1} · score {item['score']:.2f} · "
+                f"{safe_line(item['text'], 100)}"
+            )
+    click.echo()
     for message in messages:
         click.echo(render(message))
+
+
+def thread_header(info: Any, state: State) -> list[tuple[str, str]]:
+    settings = state.settings or {}
+    shown = ", ".join(
+        f"{key}={safe_line(str(settings[key]), 40)}"
+        for key in ("model", "memory", "k", "max_tokens", "recall_tokens", "language")
+        if key in settings
+    )
+    summary = state.summary or "(none)"
+    return [
+        ("thread", safe_line(info.thread_id)),
+        ("turns", str(info.turns)),
+        ("created", info.created_at),
+        ("last used", info.updated_at),
+        ("settings", shown or "(defaults)"),
+        ("summary", safe_line(summary, 400)),
+    ]
+
+
+@threads.command()
+@click.argument("query")
+@click.option("--thread", "thread_id", help="Search one thread only.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=10, show_default=True)
+@json_option
+@db_option
+@reports_errors
+def search(query: str, thread_id: str | None, limit: int, as_json: bool, db: str | None) -> None:
+    """Full-text search over every transcript (Spanish and English: accents, plurals and verb
+    forms match), best matches first, with the matching words highlighted."""
+    from memoria.analysis import analyzer, snippet
+
+    with reading(db) as agent:
+        hits = agent.search(query, thread_id=thread_id, limit=limit) if agent else []
+        languages = {
+            hit.thread_id: agent.archive.thread_language(hit.thread_id)
+            for hit in hits
+            if agent is not None
+        }
+    styled = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    rows = []
+    for hit in hits:
+        language = languages.get(hit.thread_id) or "en"
+        # Private-use characters mark the matches; any already in the text are blanked first.
+        text = "\n".join(str(m.text) for m in hit.messages).translate(NO_MARKS)
+        terms = analyzer(language).query_terms(query)
+        cut = snippet(text, terms, language, start=MARK_ON, end=MARK_OFF)
+        rows.append((hit, cut))
+    if as_json:
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "thread_id": hit.thread_id,
+                        "turn": hit.turn + 1,
+                        "score": round(hit.score, 4),
+                        "created_at": hit.created_at,
+                        "snippet": cut.replace(MARK_ON, "[").replace(MARK_OFF, "]"),
+                    }
+                    for hit, cut in rows
+                ],
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+        return
+    if not rows:
+        click.echo("no match", err=True)
+        return
+    on, off = ("\x1b[1;33m", "\x1b[0m") if styled else ("[", "]")
+    for hit, cut in rows:
+        line = safe_line(cut, 400).replace(MARK_ON, on).replace(MARK_OFF, off)
+        line += off if styled else ""  # a cut may have left a match open
+        click.echo(f"{safe_line(hit.thread_id)}  turn {hit.turn + 1}  score {hit.score:.2f}")
+        click.echo(f"  {line}")
 
 
 @threads.command()
@@ -434,15 +781,65 @@ def show(thread_id: str, show_context: bool, as_json: bool, db: str | None) -> N
 @db_option
 @reports_errors
 def export(thread_id: str, fmt: str, output: Path | None, db: str | None) -> None:
-    """Export a thread: transcript and memory (JSON, re-importable) or Markdown."""
-    with admin(db) as agent:
+    """Export a thread: transcript, memory and settings (JSON, re-importable) or Markdown."""
+    from memoria.agent import ThreadNotFoundError, validate_thread_id
+    from memoria.threads import dumps
+
+    thread_id = validate_thread_id(thread_id)  # `ａｌｉｃｅ` exports `alice`, all of it
+    with reading(db) as agent:
+        if agent is None:
+            raise ThreadNotFoundError(f"no thread {thread_id!r} in {where(db)}")
+        if output is not None:
+            refuse_database_path(output, agent)
         exported = agent.export_thread(thread_id)
-    text = dumps(exported.to_json()) if fmt == "json" else exported.to_markdown()
-    if output:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"exported {thread_id} to {output}", err=True)
-    else:
+        header = thread_header(agent.thread_info(thread_id), agent.state(thread_id))
+    text = dumps(exported.to_json()) if fmt == "json" else exported.to_markdown(header)
+    if output is None:
         click.echo(text, nl=False)
+        return
+    write_private(output, text)
+    click.echo(f"exported {thread_id} to {output}", err=True)
+
+
+def refuse_database_path(output: Path, agent: Memoria) -> None:
+    """Never write an export over the database or its -wal, -shm and lock files."""
+    location = agent.database.location
+    if location.kind != "sqlite":
+        return
+    database = Path(location.target).expanduser()
+    # SQLite names its -wal, -shm and -journal files after the database's real path (symlinks
+    # resolved), so `--db link.sqlite` writes `real.sqlite-wal`: guard both spellings.
+    targets = [
+        sibling
+        for base in dict.fromkeys((database, Path(os.path.realpath(database))))
+        for sibling in (
+            base,
+            *(base.with_name(base.name + s) for s in ("-wal", "-shm", "-journal", ".turnlock")),
+        )
+    ]
+    for target in targets:
+        same = os.path.realpath(output) == os.path.realpath(target)
+        with contextlib.suppress(OSError):
+            same = same or os.path.samefile(output, target)
+        if same:
+            raise CliError(f"refusing to write the export over the database file {target}")
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` atomically (a temporary file, then a rename), readable by the owner only."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, stat.S_IRUSR | stat.S_IWUSR)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 @threads.command()
@@ -450,33 +847,85 @@ def export(thread_id: str, fmt: str, output: Path | None, db: str | None) -> Non
 @db_option
 @reports_errors
 def delete(thread_id: str, db: str | None) -> None:
-    """Delete a thread's checkpoints and transcript."""
+    """Delete a thread: checkpoints, transcript, index (waits for a turn running on it)."""
+    require_thread(db, thread_id)
     with admin(db) as agent:
         agent.delete_thread(thread_id)
+        history = history_path(agent.db_path, thread_id)
+    with contextlib.suppress(OSError):
+        history.unlink()
     click.echo(f"deleted thread {thread_id}", err=True)
+
+
+@threads.command()
+@click.argument("old")
+@click.argument("new")
+@db_option
+@reports_errors
+def rename(old: str, new: str, db: str | None) -> None:
+    """Rename a thread."""
+    require_thread(db, old)
+    with admin(db) as agent:
+        agent.rename_thread(old, new)
+        with contextlib.suppress(OSError):
+            history_path(agent.db_path, old).rename(history_path(agent.db_path, new))
+    click.echo(f"renamed thread {old} to {new}", err=True)
+
+
+@threads.command()
+@click.argument("thread_id")
+@click.option("--at", type=click.IntRange(min=1), help="Fork as the thread stood after turn N.")
+@click.option("--as", "new", help="Id of the new thread (default: <id>-fork).")
+@db_option
+@reports_errors
+def fork(thread_id: str, at: int | None, new: str | None, db: str | None) -> None:
+    """Copy a thread (as it stands, or as it stood after turn N) into a new one."""
+    require_thread(db, thread_id)
+    with admin(db) as agent:
+        created = agent.fork_thread(thread_id, at=at, new=new)
+    click.echo(created)
 
 
 @click.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--thread", "thread_id", help="Thread id to import under (default: the export's).")
 @db_option
+@init_option
 @reports_errors
-def import_thread(file: Path, thread_id: str | None, db: str | None) -> None:
+def import_thread(file: Path, thread_id: str | None, db: str | None, init_db: bool) -> None:
     """Import a JSON export, or a legacy LangChain memory pickle (read safely, never unpickled)."""
+    from memoria.legacy import LegacyPickleError
+    from memoria.prompts import SYSTEM_PROMPT
+    from memoria.threads import ExportFormatError, ThreadExport, decode_document, looks_like_json
+
     data = file.read_bytes()
-    with admin(db) as agent:
-        if data.lstrip().startswith(b"{"):
+    if looks_like_json(data):
+        try:
+            export = ThreadExport.from_json(decode_document(data))
+        except ExportFormatError as exc:
+            raise ExportFormatError(f"{file}: {exc}") from None
+        with admin(db, init_db=init_db) as agent:
+            result = agent.import_thread(export, thread_id)
+    else:
+        with admin(db, init_db=init_db) as agent:
             try:
-                document = json.loads(data)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                raise ExportFormatError(f"{file} is not valid JSON: {exc}") from None
-            imported = agent.import_thread(ThreadExport.from_json(document), thread_id)
-        else:
-            try:
-                imported = agent.import_legacy_pickle(data, thread_id or readable_thread_id())
+                result = agent.import_legacy_pickle(data, thread_id or readable_thread_id())
             except LegacyPickleError as exc:
                 raise LegacyPickleError(f"{exc} ({file})") from None
-    click.echo(imported)
+    settings = dict(result.settings)
+    prompt = settings.pop("system_prompt", None)
+    if prompt is not None:  # shown whole unless it is the default: nothing rides along unseen
+        settings["system_prompt"] = "(the default)" if prompt == SYSTEM_PROMPT else "(below)"
+    kept = ", ".join(
+        f"{key}={safe_line(str(value), 60)}" for key, value in sorted(settings.items())
+    )
+    click.echo(f"memoria: imported {result.turns} turns; settings kept: {kept or 'none'}", err=True)
+    if prompt is not None and prompt != SYSTEM_PROMPT:
+        shown = safe_line(" ".join(prompt.split()))  # runs of blanks cannot push text aside
+        click.echo(f"memoria: the thread's system prompt: {shown}", err=True)
+    for note in result.notes:
+        click.echo(f"memoria: {safe_line(note)}", err=True)
+    click.echo(result.thread_id)
 
 
 main.add_command(import_thread)
@@ -484,8 +933,11 @@ threads.add_command(import_thread)
 
 
 def render(message: BaseMessage) -> str:
+    from memoria.prompts import ROLE_LABELS
+    from memoria.tokens import message_text
+
     label = ROLE_LABELS.get(message.type, message.type).lower()
-    return f"{label}: {message_text(message)}"
+    return f"{label}: {safe(message_text(message))}"
 
 
 def human_size(size: float) -> str:
@@ -494,3 +946,30 @@ def human_size(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GB"
+
+
+def run() -> None:
+    """The console script: `main`, with usage errors on one line (`memoria: ...`, exit 2) and a
+    closed stdout ending the command quietly. A turn cancelled by Ctrl-C leaves its model call
+    running on a worker thread; the process does not wait for it to return."""
+    code = 0
+    try:
+        main(standalone_mode=False)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except click.exceptions.Exit as exit_:
+        code = exit_.exit_code
+    except click.Abort:
+        code = say("interrupted", EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        code = say(exc.format_message(), exc.exit_code)
+    except BrokenPipeError:
+        quiet_broken_pipe()
+    except KeyboardInterrupt:
+        code = say("interrupted", EXIT_INTERRUPTED)
+    if any(t.name.startswith("memoria-turn") and t.is_alive() for t in threading.enumerate()):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)  # everything that matters is written and rolled back already
+    sys.exit(code)

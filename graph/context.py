@@ -1,22 +1,33 @@
 """Run-time configuration of the graph: which model, which memory preset, which limits.
 
 `Context` is the graph's `context_schema`, so LangGraph Studio shows these fields as the assistant's
-configuration. Fields left at their default are read from `MEMORIA_<FIELD>` environment variables
-(`MEMORIA_MODEL`, `MEMORIA_MEMORY`, `MEMORIA_K`, ...), as the LangGraph templates do.
+configuration. Which value wins, for the CLI and the library alike:
+
+    an explicit option or argument > the thread's saved settings > MEMORIA_<FIELD> > the default
+
+`Context(memory="hybrid")` is explicit even though "hybrid" is the default: the environment only
+fills the fields a caller did not pass. A resumed thread's saved settings are passed explicitly
+(`Context.resume`), so the environment never overrides them either.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from graph.memory import PRESETS, MemoryPolicy, Preset
-from graph.prompts import SYSTEM_PROMPT
+from memoria.memory import MemoryPolicy
+from memoria.presets import LANGUAGES, PRESETS, RECALL_SHARE_BY_PRESET, Language, Preset
+from memoria.prompts import SYSTEM_PROMPT
 
 DEFAULT_GROQ_MODEL = "groq:llama-3.3-70b-versatile"
 LOCAL_MODEL = "local"
+EXTRACTIVE = "extractive"
 ENV_PREFIX = "MEMORIA_"
+MAX_TOKENS_LIMIT = 10_000_000
+MAX_K = 100_000
+MAX_SECONDS = 24 * 3600.0
 
 
 def default_model_spec() -> str:
@@ -39,7 +50,9 @@ class Context:
     summary_model: str = field(
         default="",
         metadata={
-            "description": "Model that writes summaries (may be cheaper). Empty: the chat model."
+            "description": "Model that writes summaries (may be cheaper), or 'extractive' (no "
+            "model: first sentences, deterministic). Empty: the chat model, except for 'local' "
+            "and 'echo', which get 'extractive'."
         },
     )
     memory: Preset = field(
@@ -52,17 +65,40 @@ class Context:
     )
     max_tokens: int = field(
         default=2000,
-        metadata={"description": "High mark: summarising fires when the context passes it."},
+        metadata={
+            "description": "Token limit of the whole prompt (system prompt, summary, recalled "
+            "excerpts, recent turns): summarising fires above it."
+        },
     )
     target_tokens: int = field(
         default=0,
         metadata={
-            "description": "Low mark: summarising brings the context under it. 0: half of max_tokens."
+            "description": "Low mark: summarising brings the prompt under it. 0: half of "
+            "max_tokens plus half of the recall budget."
         },
     )
     summary_max_tokens: int = field(
         default=300,
         metadata={"description": "Cap on the running summary, in tokens."},
+    )
+    recall_tokens: int | None = field(
+        default=None,
+        metadata={
+            "description": "Budget of the recalled excerpts, in tokens, part of max_tokens; 0 "
+            "turns recall off. Empty: 40% of max_tokens for hybrid, summary-buffer and "
+            "summary; 0 for buffer and window."
+        },
+    )
+    recall_turns: int = field(
+        default=10,
+        metadata={"description": "Most earlier turns recalled into one prompt."},
+    )
+    language: Language = field(
+        default="auto",
+        metadata={
+            "description": "Language of the thread for search (stemming, stop words): 'auto' "
+            "(detected from its first turn), 'en' or 'es'."
+        },
     )
     summary_timeout: float = field(
         default=60.0,
@@ -81,46 +117,121 @@ class Context:
         metadata={"description": "System prompt of the chat model."},
     )
 
+    def __new__(cls, **given: Any) -> Context:
+        context = super().__new__(cls)
+        # Which fields the caller passed: the environment fills only the others.
+        context._given = frozenset(given)  # type: ignore[attr-defined]
+        return context
+
     def __post_init__(self) -> None:
+        given: frozenset[str] = getattr(self, "_given", frozenset())
         for f in fields(self):
-            if getattr(self, f.name) != f.default:
+            if f.name in given:
                 continue
             raw = os.environ.get(ENV_PREFIX + f.name.upper())
             if raw is None or raw == "":
                 continue
-            setattr(self, f.name, _parse_env(f.name, raw, type(f.default)))
+            setattr(self, f.name, _parse_env(f.name, raw, f.type))
         if not self.model:
             self.model = default_model_spec()
-        self.policy()  # validate now, so a bad setting fails before any turn runs
+        self.validate()
+
+    def validate(self) -> None:
+        """Refuse settings no run could use, with the field's name in the message."""
+        if self.memory not in PRESETS:
+            raise ValueError(
+                f"unknown memory preset {self.memory!r}; choose one of {', '.join(PRESETS)}"
+            )
+        if self.language not in LANGUAGES:
+            raise ValueError(
+                f"language must be one of {', '.join(LANGUAGES)}, not {self.language!r}"
+            )
+        _int_in("k", self.k, 0, MAX_K)
+        _int_in("max_tokens", self.max_tokens, 1, MAX_TOKENS_LIMIT)
+        _int_in("target_tokens", self.target_tokens, 0, MAX_TOKENS_LIMIT)
+        _int_in("summary_max_tokens", self.summary_max_tokens, 1, MAX_TOKENS_LIMIT)
+        _int_in("recall_turns", self.recall_turns, 0, 1000)
+        if self.recall_tokens is not None:
+            _int_in("recall_tokens", self.recall_tokens, 0, MAX_TOKENS_LIMIT)
+        if self.recall_budget and self.recall_budget >= self.max_tokens:
+            raise ValueError(
+                f"the recall budget ({self.recall_budget}) must be below max_tokens "
+                f"({self.max_tokens}), of which it is a part"
+            )
+        _seconds("summary_timeout", self.summary_timeout)
+        _seconds("request_timeout", self.request_timeout)
+        for name in ("model", "summary_model", "system_prompt"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{name} must be text")
+        self.policy()
 
     def settings(self) -> dict[str, Any]:
         """The fields as plain values, as a thread records them."""
         return asdict(self)
 
     @classmethod
-    def from_settings(cls, saved: dict[str, Any], **overrides: Any) -> Context:
-        """A thread's recorded settings, with `overrides` on top (unknown keys are ignored)."""
+    def resume(cls, saved: dict[str, Any], **explicit: Any) -> Context:
+        """A thread's saved settings with explicit options on top; unknown keys are ignored, and
+        the environment fills only fields that neither names."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in {**saved, **overrides}.items() if k in known})
+        return cls(**{k: v for k, v in {**saved, **explicit}.items() if k in known})
 
     @property
     def summary_model_spec(self) -> str:
-        return self.summary_model or self.model
+        if self.summary_model:
+            return self.summary_model
+        if self.model == LOCAL_MODEL or self.model.split(":", 1)[0] == "echo":
+            # SmolLM2-135M cannot summarise (it repeated its own instructions); the echo model
+            # has nothing to say. Both get the deterministic extractive summariser.
+            return EXTRACTIVE
+        return self.model
+
+    @property
+    def recall_budget(self) -> int:
+        """Tokens reserved for recalled excerpts (0: recall is off)."""
+        if self.recall_turns == 0:
+            return 0
+        if self.recall_tokens is not None:
+            return self.recall_tokens
+        return int(self.max_tokens * RECALL_SHARE_BY_PRESET.get(self.memory, 0.0))
 
     def policy(self) -> MemoryPolicy:
+        recall = self.recall_budget
         return MemoryPolicy(
             preset=self.memory,
             k=self.k,
             high=self.max_tokens,
-            low=self.target_tokens or max(1, self.max_tokens // 2),
+            low=self.target_tokens or max(1, self.max_tokens // 2 + recall // 2),
             summary_cap=self.summary_max_tokens,
+            recall_tokens=recall,
         )
 
 
-def _parse_env(name: str, raw: str, kind: type) -> object:
-    try:
-        return kind(raw)
-    except ValueError:
+def _int_in(name: str, value: Any, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, not {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, not {value}")
+
+
+def _seconds(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number of seconds, not {value!r}")
+    if not (math.isfinite(value) and 0 < value <= MAX_SECONDS):
         raise ValueError(
-            f"{ENV_PREFIX}{name.upper()}={raw!r} is not a valid {kind.__name__}"
-        ) from None
+            f"{name} must be a number of seconds above 0 and at most a day, not {value}"
+        )
+
+
+def _parse_env(name: str, raw: str, annotation: Any) -> object:
+    kind = str(annotation)
+    variable = f"{ENV_PREFIX}{name.upper()}={raw!r}"
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        expected = "whole number" if kind.startswith("int") else "number"
+        raise ValueError(f"{variable} is not a {expected}") from None
+    return raw

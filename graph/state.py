@@ -2,7 +2,8 @@
 
 The state holds the model's working memory only: the running summary and the turns not yet folded
 into it. It never holds the whole transcript, so a checkpoint stays the same size however long the
-thread grows; every completed turn is archived separately (see `graph.transcript`).
+thread grows; every completed turn is archived separately (see `memoria.transcript`), and the
+`recall` node brings back, each turn, the archived turns that bear on the new message.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from langgraph.graph import add_messages
 
 
 def merge_report(current: dict[str, Any] | None, update: dict[str, Any]) -> dict[str, Any]:
-    """Nodes report what they did this turn key by key; `trim` starts each turn's report afresh."""
+    """Nodes report what they did this turn key by key; `trim`, the first, starts it afresh."""
     if update.get("turn_started"):
         return dict(update)
     return {**(current or {}), **update}
@@ -52,6 +53,13 @@ class State(InputState):
 
     token_scale: float = 1.0
     """Calibration of the token estimate: provider-reported prompt tokens / our estimate."""
+
+    language: str = ""
+    """The thread's language for search ("en", "es"): the setting, or detected from its first turn."""
+
+    recalled: list[dict[str, Any]] = field(default_factory=list)
+    """Earlier turns recalled for the current turn: `turn` (from 0), `score`, `created_at`, `text`
+    (what the model sees) and `tokens`. Replaced every turn."""
 
     settings: dict[str, Any] = field(default_factory=dict)
     """The `Context` of the thread's last turn (model specs, preset, limits, system prompt; never a

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from groq_stub import Fault, GroqStub, is_summary_request
 
-from graph.persistence import strict_serializer
+from memoria.persistence.sqlite import strict_serializer
 
 SECRET = "gsk_live_SECRET_do_not_store_1234567890"
 
@@ -57,7 +57,8 @@ def test_summary_failures_show_in_verbose_output(memoria, tmp_path):
         stub.faults.extend([Fault(503, only=is_summary_request)] * 3)
         failed = memoria("ask", "Vivo en Bogotá.", *args, env=env)
         assert failed.returncode == 0 and failed.stdout == "Respuesta a: Vivo en Bogotá.\n"
-        assert "summary failed: InternalServerError" in failed.stderr
+        assert "summary failed: the model provider failed (503): try again later" in failed.stderr
+        assert "Error code" not in failed.stderr  # one clear line, not the provider's raw body
         assert "turns kept verbatim, will retry" in failed.stderr
         retried = memoria("ask", "Soy ingeniero.", *args, env=env)
         assert "folded 2 turn(s) into the summary" in retried.stderr
@@ -123,3 +124,13 @@ def test_checkpoints_are_read_with_strict_msgpack():
     assert isinstance(permissive.loads_typed(blob)["value"], Gadget)
     loaded = strict_serializer().loads_typed(blob)
     assert not isinstance(loaded["value"], Gadget), "strict mode must not build unknown classes"
+
+
+def test_a_five_megabyte_message_goes_through_in_linear_time_and_memory(memoria, tmp_path):
+    db = str(tmp_path / "huge.sqlite")
+    huge = "palabra " * 650_000  # 5.2 MB; the echo model streams it back
+    result = memoria("ask", "-", "--model", "echo", "--db", db, "--thread", "h", stdin=huge)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert result.stdout == huge + "\n"
+    shown = memoria("threads", "show", "h", "--json", "--db", db)
+    assert json.loads(shown.stdout)["turns"] == 1

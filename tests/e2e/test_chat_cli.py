@@ -11,8 +11,8 @@ from pathlib import Path
 import pexpect
 from groq_stub import Fault, GroqStub
 
-from graph import Context
-from graph.agent import Memoria
+from memoria import Context
+from memoria.agent import Memoria
 
 MEMORIA = str(Path(sys.executable).with_name("memoria"))
 PROMPT = "you> "
@@ -65,7 +65,7 @@ def test_interactive_chat_session_with_commands_interrupt_and_resume(tmp_path):
     assert "trimmed" not in output  # k=1: the first turn is still the one completed turn
 
     child.sendline("/summary")
-    assert "(no summary yet)" in until_prompt(child)
+    assert "the window preset keeps no summary" in until_prompt(child)
     child.sendline("/context")
     context = until_prompt(child)
     assert "system: You are Memoria" in context
@@ -233,6 +233,8 @@ def test_system_prompt_and_token_limit_options_reach_the_model(memoria, tmp_path
             "summary-buffer",
             "--max-tokens",
             "120",
+            "--recall-tokens",
+            "0",
         )
         for n in range(4):
             result = memoria(
@@ -250,3 +252,16 @@ def test_system_prompt_and_token_limit_options_reach_the_model(memoria, tmp_path
         assert system.startswith("Eres un pirata.")
         assert stub.summary_requests(), "a 120-token limit forces the older turns into a summary"
         assert "Resumen:" in system
+
+
+def test_a_dotenv_file_in_the_current_directory_is_read_and_named(memoria, tmp_path):
+    with GroqStub() as stub:
+        (tmp_path / ".env").write_text(
+            f"GROQ_API_KEY=gsk_from_dotenv_0123456789\nGROQ_API_BASE={stub.base_url}\n"
+        )
+        result = memoria("ask", "Hola", "--db", str(tmp_path / "env.sqlite"), "-v")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "Respuesta a: Hola\n", "the key from .env chose Groq"
+        assert f"memoria: .env: {tmp_path / '.env'}" in result.stderr
+        assert stub.headers[-1]["Authorization"] == "Bearer gsk_from_dotenv_0123456789"
+    assert "gsk_from_dotenv" not in result.stderr

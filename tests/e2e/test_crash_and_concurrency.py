@@ -11,9 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-from graph import Context
-from graph.agent import Memoria
-from graph.memory import group_turns
+from fakes import assert_index_matches_transcript
+
+from memoria import Context
+from memoria.agent import Memoria
+from memoria.memory import group_turns
 
 WORKER = str(Path(__file__).with_name("turn_worker.py"))
 KILLS = int(os.environ.get("MEMORIA_CRASH_KILLS", "30"))
@@ -25,9 +27,15 @@ def start_worker(db: Path, thread: str, label: str, turns: int | None = None) ->
 
 
 def check_thread(db: Path, thread: str) -> int:
-    """The thread holds only whole turns, each once and in order; returns its turn count."""
+    """The thread holds only whole turns, each once and in order, its search index matches its
+    transcript, and at most the one turn in flight is archived but not committed; returns its
+    turn count."""
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        archived = conn.execute(
+            "SELECT turn FROM memoria_turns WHERE thread_id = ? ORDER BY turn", (thread,)
+        ).fetchall()
+    assert_index_matches_transcript(db)
     with Memoria(db=db, context=Context(model="echo"), load_models=False) as agent:
         state = agent.state(thread)
         turns = group_turns(agent.transcript(thread))
@@ -38,6 +46,14 @@ def check_thread(db: Path, thread: str) -> int:
             assert reply.type == "ai" and reply.content == human.content
         for turn in group_turns(state.messages):
             assert [m.type for m in turn] == ["human", "ai"], "a dangling turn in the state"
+        assert [row[0] for row in archived] in (
+            list(range(state.turns)),
+            list(range(state.turns + 1)),
+        ), "only the turn in flight may be archived without being committed"
+        if state.turns:
+            last = state.turns - 1
+            hits = agent.search(f"crash {last}", thread_id=thread, limit=3)
+            assert last in [hit.turn for hit in hits], "a committed turn is searchable"
         return state.turns
 
 

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import json
 import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+from fakes import body
 
 # Imported at collection: importing it re-enables LangChain deprecation warnings.
 from langchain_classic.memory import ConversationBufferMemory
+
+
+def memoria_path() -> str:
+    return str(Path(sys.executable).with_name("memoria"))
+
 
 SUMMARY_CHAT = ("--model", "echo", "--memory", "summary")
 
@@ -32,7 +42,7 @@ def test_two_processes_continue_one_thread_with_all_its_memory(memoria, tmp_path
     assert "Me llamo Juan." in system and "Vivo en Bogotá." in system  # the summary carried over
     listing = json.loads(memoria("threads", "list", "--json", "--db", db).stdout)
     assert listing[0]["thread_id"] == "t" and listing[0]["turns"] == 3
-    shown = memoria("threads", "show", "t", "--db", db).stdout.splitlines()
+    shown = body(memoria("threads", "show", "t", "--db", db).stdout)
     assert shown == [
         "user: Me llamo Juan.",
         "assistant: Me llamo Juan.",
@@ -80,7 +90,7 @@ def test_legacy_pickle_import_and_refusal(memoria, tmp_path):
     db = str(tmp_path / "l.sqlite")
     result = memoria("import", str(legacy), "--thread", "viejo", "--db", db)
     assert result.returncode == 0, result.stderr
-    assert memoria("threads", "show", "viejo", "--db", db).stdout.splitlines() == [
+    assert body(memoria("threads", "show", "viejo", "--db", db).stdout) == [
         "user: Hola, soy Juan",
         "assistant: Hola Juan",
     ]
@@ -132,11 +142,124 @@ def test_a_resumed_thread_keeps_its_settings_unless_overridden(memoria, tmp_path
         "user: tres",
         "assistant: tres",
     ]
-    shown = memoria("threads", "show", "r", "--context", "--db", db).stdout.splitlines()
-    assert shown == ["system: Eres breve.", "user: tres", "assistant: tres"]
+    shown = memoria("threads", "show", "r", "--context", "--db", db).stdout
+    assert "settings: model=echo, memory=window, k=1" in shown
+    assert body(shown) == ["system: Eres breve.", "user: tres", "assistant: tres"]
 
     overridden = memoria("ask", "cuatro", "-c", "--memory", "buffer", "--db", db, "--json")
     assert json.loads(overridden.stdout)["memory"] == "buffer"
     exported = json.loads(memoria("threads", "export", "r", "--db", db).stdout)
-    assert exported["memory"]["settings"]["memory"] == "buffer"
-    assert exported["memory"]["settings"]["system_prompt"] == "Eres breve."
+    assert exported["settings"]["memory"] == "buffer"
+    assert exported["settings"]["system_prompt"] == "Eres breve."
+
+
+def test_search_show_fork_and_rename_from_the_command_line(memoria, tmp_path):
+    db = str(tmp_path / "cli.sqlite")
+    chat = memoria(
+        "chat",
+        "--model",
+        "echo",
+        "--db",
+        db,
+        "--thread",
+        "viaje",
+        stdin="Mi vuelo a Lisboa sale el 3 de mayo.\nReservé un hotel cerca del río.\n",
+    )
+    assert chat.returncode == 0, chat.stderr
+    found = memoria("threads", "search", "lisboa vuelos", "--db", db)
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.splitlines()[0].startswith("viaje  turn 1  score ")
+    assert "[vuelo]" in found.stdout and "[Lisboa]" in found.stdout  # highlighted, accents kept
+    as_json = json.loads(memoria("threads", "search", "hotel", "--json", "--db", db).stdout)
+    assert [(hit["thread_id"], hit["turn"]) for hit in as_json] == [("viaje", 2)]
+    assert "[hotel]" in as_json[0]["snippet"]
+    nothing = memoria("threads", "search", "tiburón", "--db", db)
+    assert nothing.returncode == 0 and nothing.stderr.strip() == "no match"
+
+    shown = json.loads(memoria("threads", "show", "viaje", "--json", "--db", db).stdout)
+    assert (shown["thread_id"], shown["turns"]) == ("viaje", 2)
+    assert shown["created_at"] <= shown["updated_at"] and shown["settings"]["model"] == "echo"
+    assert len(shown["messages"]) == 4
+
+    fork = memoria("threads", "fork", "viaje", "--at", "1", "--as", "viaje-b", "--db", db)
+    assert fork.returncode == 0 and fork.stdout.strip() == "viaje-b"
+    assert body(memoria("threads", "show", "viaje-b", "--db", db).stdout) == [
+        "user: Mi vuelo a Lisboa sale el 3 de mayo.",
+        "assistant: Mi vuelo a Lisboa sale el 3 de mayo.",
+    ]
+    renamed = memoria("threads", "rename", "viaje-b", "escapada", "--db", db)
+    assert renamed.returncode == 0, renamed.stderr
+    listing = json.loads(memoria("threads", "list", "--json", "--db", db).stdout)
+    assert {t["thread_id"] for t in listing} == {"viaje", "escapada"}
+    markdown = memoria("threads", "export", "escapada", "--format", "md", "--db", db).stdout
+    assert "- **turns:** 1" in markdown and "- **created:** " in markdown
+
+
+def test_threads_list_shows_the_newest_twenty_unless_asked(memoria, tmp_path):
+    from memoria import Context, Memoria
+
+    db = tmp_path / "many.sqlite"
+    with Memoria(db=db, context=Context(model="echo")) as agent:
+        for n in range(25):
+            agent.send(f"hilo-{n:02d}", f"mensaje {n}")
+    listed = json.loads(memoria("threads", "list", "--json", "--db", str(db)).stdout)
+    assert [t["thread_id"] for t in listed] == [f"hilo-{n:02d}" for n in range(24, 4, -1)]
+    assert (
+        len(json.loads(memoria("threads", "list", "--all", "--json", "--db", str(db)).stdout)) == 25
+    )
+    three = memoria("threads", "list", "--limit", "3", "--db", str(db)).stdout.splitlines()
+    assert len(three) == 4 and three[1].startswith("hilo-24")
+    head = subprocess.run(
+        f"{memoria_path()} threads list --all --db {db} | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert head.stdout.startswith("THREAD") and head.stderr == "", "a closed pipe ends quietly"
+
+
+def test_recall_in_chat_previews_what_a_message_brings_back(memoria, tmp_path):
+    db = str(tmp_path / "recall.sqlite")
+    lines = ["Mi perra se llama Canela y tiene tres años."]
+    lines += [f"Hablemos de otra cosa, asunto {n}: " + "detalle variado " * 6 for n in range(14)]
+    lines += ["/recall ¿cómo se llama mi perra?", "/recall zzz", "/context"]
+    chat = memoria(
+        "chat",
+        "--model",
+        "echo",
+        "--db",
+        db,
+        "--thread",
+        "r",
+        "-k",
+        "2",
+        "--max-tokens",
+        "600",
+        stdin="\n".join(lines) + "\n",
+    )
+    assert chat.returncode == 0, chat.stderr
+    out = chat.stdout
+    assert "turn 1 · score " in out and "Mi perra se llama Canela" in out
+    assert "(nothing earlier would be recalled)" in out
+    assert "recall depends on it" in chat.stderr or "depend on it" in chat.stderr
+
+
+def test_fork_in_chat_continues_in_a_copy_and_leaves_the_original(memoria, tmp_path):
+    db = str(tmp_path / "fork.sqlite")
+    chat = memoria(
+        "chat",
+        "--model",
+        "echo",
+        "--db",
+        db,
+        "--thread",
+        "tronco",
+        stdin="primero\n/fork rama\nsolo en la rama\n",
+    )
+    assert chat.returncode == 0, chat.stderr
+    assert "forked tronco into rama; now continuing in rama" in chat.stderr
+    trunk = body(memoria("threads", "show", "tronco", "--db", db).stdout)
+    branch = body(memoria("threads", "show", "rama", "--db", db).stdout)
+    assert trunk == ["user: primero", "assistant: primero"]
+    assert branch == [*trunk, "user: solo en la rama", "assistant: solo en la rama"]

@@ -13,8 +13,8 @@ from __future__ import annotations
 import itertools
 import sys
 
-from graph import Context
-from graph.agent import Memoria
+from memoria import Context
+from memoria.agent import Memoria
 
 
 def main() -> None:

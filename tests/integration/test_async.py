@@ -7,10 +7,10 @@ import asyncio
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.store.sqlite.aio import AsyncSqliteStore
 
-from graph import Context, build_graph
-from graph.agent import astream_reply
-from graph.models import EchoChatModel
-from graph.transcript import read_turns
+from memoria import Context, build_graph
+from memoria.agent import astream_reply
+from memoria.models import EchoChatModel
+from memoria.transcript import StoreTranscript
 
 
 def test_async_streaming_with_async_sqlite_and_concurrent_threads(tmp_path):
@@ -20,7 +20,7 @@ def test_async_streaming_with_async_sqlite_and_concurrent_threads(tmp_path):
     async def scenario():
         async with (
             AsyncSqliteSaver.from_conn_string(db) as saver,
-            AsyncSqliteStore.from_conn_string(db) as store,
+            AsyncSqliteStore.from_conn_string(db + "-transcripts") as store,
         ):
             await store.setup()
             graph = build_graph(EchoChatModel(delay=0.001), checkpointer=saver, store=store)
@@ -42,8 +42,8 @@ def test_async_streaming_with_async_sqlite_and_concurrent_threads(tmp_path):
                 state = await graph.aget_state({"configurable": {"thread_id": f"t{i}"}})
                 assert state.values["turns"] == 12 and state.values["summary"]
                 assert len(state.values["messages"]) < 24
-                turns = await asyncio.to_thread(read_turns, store, f"t{i}")
-                assert [t[0].content.split(":")[0] for t in turns] == [
+                turns = await asyncio.to_thread(StoreTranscript(store).read, f"t{i}")
+                assert [t.messages[0].content.split(":")[0] for t in turns] == [
                     f"t{i} {n}" for n in range(12)
                 ]
 

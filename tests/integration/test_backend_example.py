@@ -16,6 +16,15 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+class Backend(str):
+    """The server's URL, knowing its database."""
+
+    def __new__(cls, url: str, db: Path) -> Backend:
+        backend = super().__new__(cls, url)
+        backend.db = db
+        return backend
+
+
 @pytest.fixture(scope="module")
 def backend(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("backend")
@@ -24,9 +33,10 @@ def backend(tmp_path_factory):
         port = sock.getsockname()[1]
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))},
-        "MEMORIA_MODEL": "echo:0.01",
+        "MEMORIA_MODEL": "echo:0.02",
         "MEMORIA_MEMORY": "window",
         "MEMORIA_K": "2",
+        "MEMORIA_LOCK_TIMEOUT": "1",
         "MEMORIA_DB": str(workdir / "backend.sqlite"),
     }
     process = subprocess.Popen(
@@ -58,7 +68,7 @@ def backend(tmp_path_factory):
                 process.kill()
                 pytest.fail("the backend did not start:\n" + process.stdout.read())
             time.sleep(0.3)
-    yield url
+    yield Backend(url, workdir / "backend.sqlite")
     process.terminate()
     process.wait(timeout=30)
 
@@ -106,3 +116,70 @@ def test_bad_requests(backend):
         assert client.get("/threads/a%20b").status_code == 422
         assert client.post("/threads/x/messages", json={"text": "   "}).status_code == 422
         assert client.post("/threads/x/messages", json={}).status_code == 422
+
+
+def test_a_client_that_hangs_up_cancels_the_turn_and_frees_the_thread(backend):
+    long_text = " ".join(f"palabra{n}" for n in range(150))  # about 3 s of streaming
+    with httpx.Client(base_url=backend, timeout=30) as client:
+        with client.stream("POST", "/threads/web-3/messages", json={"text": long_text}) as response:
+            for line in response.iter_lines():
+                if line.startswith("event: token"):
+                    break  # the first token arrived: hang up mid-reply
+        started = time.monotonic()
+        events = send(client, "web-3", "después")
+        assert time.monotonic() - started < 1.5, "the thread was freed at once"
+        assert events[-1] == ("done", {"thread_id": "web-3", "turns": 1})
+        thread = client.get("/threads/web-3").json()
+        assert [m["content"] for m in thread["messages"]] == ["después", "después"]
+    # Another process on the same database is not kept waiting either.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
+    ask = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("memoria")),
+            "ask",
+            "y ahora",
+            "--model",
+            "echo",
+            "--thread",
+            "web-3",
+            "--db",
+            str(backend.db),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert ask.returncode == 0 and ask.stdout == "y ahora\n", ask.stderr
+
+
+def test_a_thread_busy_in_another_process_is_refused_after_the_lock_wait(backend, tmp_path):
+    from memoria import Context, Memoria
+
+    holder = Memoria(db=backend.db, context=Context(model="echo:0.5"), lock_timeout=0.2)
+    turn = holder.start("web-4", " ".join(["palabra"] * 120))  # holds web-4 for ~60 s
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
+        memoria = str(Path(sys.executable).with_name("memoria"))
+        ask = [memoria, "ask", "hola", "--model", "echo", "--db", str(backend.db)]
+        env = {**env, "MEMORIA_LOCK_TIMEOUT": "0.5"}
+        # The same command on a free thread: the anchor for how long a process takes here.
+        started = time.monotonic()
+        free = subprocess.run([*ask, "--thread", "web-5"], capture_output=True, env=env, timeout=60)
+        anchor = time.monotonic() - started
+        assert free.returncode == 0
+        started = time.monotonic()
+        busy = subprocess.run(
+            [*ask, "--thread", "web-4"], capture_output=True, text=True, env=env, timeout=60
+        )
+        waited = time.monotonic() - started
+        assert busy.returncode == 1 and waited < anchor + 0.5 + 3, (waited, anchor)
+        assert busy.stderr.strip().endswith(
+            "thread 'web-4' is busy with another turn; try again in a moment"
+        )
+        with httpx.Client(base_url=backend, timeout=30) as client:
+            response = client.post("/threads/web-4/messages", json={"text": "hola"})
+            assert response.status_code == 409 and "busy" in response.json()["detail"]
+    finally:
+        turn.cancel()
+        holder.close()

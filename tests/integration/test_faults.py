@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from groq_stub import Fault, is_summary_request
 
-from graph import Context
-from graph.agent import Memoria
-from graph.errors import describe_error
+from memoria import Context
+from memoria.agent import Memoria
+from memoria.errors import describe_error
 
 THREAD = "t"
 

@@ -5,17 +5,14 @@ Each PRODUCT.md invariant has a test here that fails if the invariant breaks.
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from fakes import BrokenSummariser, RecordingSummariser, store_transcript
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
-from pydantic import Field
 
-from graph import Context
-from graph.graph import graph as module_graph
-from graph.models import EchoChatModel
-from graph.tokens import TokenCounter
-from graph.transcript import read_transcript
+from memoria import Context
+from memoria.graph import graph as module_graph
+from memoria.models import EchoChatModel
+from memoria.tokens import TokenCounter
 
 THREAD = {"configurable": {"thread_id": "t"}}
 
@@ -41,39 +38,9 @@ def conversation(prompt):
     return [m.content for m in prompt if not isinstance(m, SystemMessage)]
 
 
-class RecordingSummariser(EchoChatModel):
-    """The echo summariser, recording which messages each summary folded."""
-
-    folded: list[list[str]] = Field(default_factory=list)
-    """Message ids of each batch folded."""
-
-    def summarise(self, previous, turns, max_tokens, count):
-        self.folded.append([m.id for m in turns])
-        return super().summarise(previous, turns, max_tokens, count)
-
-
-class BrokenSummariser(EchoChatModel):
-    """A summary model that fails the way `mode` says, until `heal()` is called."""
-
-    mode: str = "raise"
-    calls: int = 0
-
-    def summarise(self, previous, turns, max_tokens, count):
-        self.calls += 1
-        if self.mode == "raise":
-            raise ConnectionError("summary provider unreachable")
-        if self.mode == "slow":
-            time.sleep(2)
-        if self.mode == "empty":
-            return "   "
-        if self.mode == "huge":
-            return "palabra " * (max_tokens * 10)
-        return super().summarise(previous, turns, max_tokens, count)
-
-
-def test_module_graph_has_the_three_named_nodes():
+def test_module_graph_has_the_four_named_nodes():
     nodes = set(module_graph.get_graph().nodes)
-    assert {"trim", "summarise", "model"} <= nodes
+    assert {"trim", "summarise", "recall", "model"} <= nodes
 
 
 def test_seed_window_k2_shows_exactly_the_last_two_exchanges(make_graph, echo):
@@ -113,7 +80,7 @@ def test_seed_summary_buffer_100_tokens_keeps_newest_and_folds_the_rest(make_gra
     assert out["summarised_turns"] == 1
     assert "reglamento académico" in echo.prompts[-1][0].content  # the model saw the summary
     # Nothing is lost from the transcript.
-    assert next(m.content for m in read_transcript(store, "t")) == SEED_PROCESO_VOTACION
+    assert next(m.content for m in store_transcript(store, "t")) == SEED_PROCESO_VOTACION
 
 
 def test_invariant_1_what_leaves_the_view_is_folded_first(make_graph, echo):
@@ -241,7 +208,7 @@ def test_invariant_6_the_full_transcript_stays_retrievable(make_graph, echo, sto
     for text in sent:
         out = ask(graph, text, context)
     assert len(out["messages"]) < 40  # the model's view is bounded...
-    transcript = read_transcript(store, "t")
+    transcript = store_transcript(store, "t")
     assert [m.content for m in transcript] == [t for text in sent for t in (text, text)]
     assert [m.type for m in transcript[:2]] == ["human", "ai"]
     assert out["turns"] == 20
@@ -250,7 +217,7 @@ def test_invariant_6_the_full_transcript_stays_retrievable(make_graph, echo, sto
 def test_tool_turns_are_archived_whole(make_graph, echo, store):
     graph = make_graph(echo)
     graph.invoke({"messages": tool_exchange(1)}, THREAD, context=Context(model="echo"))
-    assert [m.type for m in read_transcript(store, "t")] == ["human", "ai", "tool", "ai"]
+    assert [m.type for m in store_transcript(store, "t")] == ["human", "ai", "tool", "ai"]
 
 
 def test_token_scale_calibrates_from_reported_usage(make_graph):
@@ -265,3 +232,51 @@ def test_token_scale_calibrates_from_reported_usage(make_graph):
     for n in range(6):
         out = ask(graph, f"q{n} " + "x" * 200, Context(model="echo"))
     assert 1.9 < out["token_scale"] <= 2.0
+
+
+def test_the_graph_alone_answers_a_message_left_unanswered_by_a_failed_call(make_graph, store):
+    """Without Memoria's rollback (build_graph, Studio), a failed model call leaves the human
+    message in the state; the next turn sends both messages as one and archives both."""
+    from fakes import FailingEcho
+
+    model = FailingEcho()
+    graph = make_graph(model)
+    context = Context(model="echo", memory="buffer")
+    ask(graph, "primero", context)
+    model.fail = True
+    with pytest.raises(ConnectionError):
+        ask(graph, "¿me oyes?", context)
+    model.fail = False
+    out = ask(graph, "¿sigues ahí?", context)
+    sent = conversation(model.prompts[-1])
+    assert sent == ["primero", "primero", "¿me oyes?\n\n¿sigues ahí?"]
+    assert [type(m).__name__ for m in model.prompts[-1][1:]] == [
+        "HumanMessage",
+        "AIMessage",
+        "HumanMessage",
+    ], "never two human messages in a row"
+    assert out["turns"] == 2
+    assert [m.content for m in store_transcript(store, "t")][2:4] == ["¿me oyes?", "¿sigues ahí?"]
+
+
+@pytest.mark.parametrize("memory", ["buffer", "window", "summary", "summary-buffer", "hybrid"])
+def test_the_preview_of_the_next_prompt_is_exactly_what_the_model_receives(tmp_path, memory):
+    """`/context` and `threads show --context` (Memoria.next_prompt) include the fold and the
+    recall that the next message will cause, for every preset."""
+    from fakes import RecordingEcho
+
+    from memoria import Memoria
+
+    model = RecordingEcho()
+    context = Context(model="echo", memory=memory, k=2, max_tokens=400, summary_max_tokens=60)
+    with Memoria(db=tmp_path / "p.sqlite", context=context, model=model) as agent:
+        differed = 0
+        for n in range(14):
+            text = f"Mensaje {n}: el perro de Ana se llama Toby {n} " + "texto " * (6 + n % 5)
+            preview = agent.next_prompt("t", text)
+            agent.send("t", text)
+            sent = model.prompts[-1]
+            assert [(m.type, m.content) for m in preview] == [(m.type, m.content) for m in sent]
+            differed += agent.state("t").report.get("folded_turns", 0) > 0
+        if memory in ("summary", "summary-buffer", "hybrid"):
+            assert differed, "some previews had to include a fold"

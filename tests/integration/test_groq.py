@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import HumanMessage
 
-from graph import Context
-from graph.agent import Memoria
-from graph.context import DEFAULT_GROQ_MODEL
-from graph.models import ModelSpecError, load_chat_model
-from graph.prompts import SUMMARY_HEADER
+from memoria import Context
+from memoria.agent import Memoria
+from memoria.context import DEFAULT_GROQ_MODEL
+from memoria.models import ModelSpecError, load_chat_model
+from memoria.prompts import SUMMARY_HEADER
 
 THREAD = {"configurable": {"thread_id": "g"}}
 
@@ -20,7 +20,9 @@ def ask(graph, text, context):
 
 def test_request_carries_model_system_prompt_summary_and_only_the_last_k_turns(groq, make_graph):
     graph = make_graph()
-    context = Context(memory="hybrid", k=2, max_tokens=400, system_prompt="Responde en español.")
+    context = Context(
+        memory="hybrid", k=2, max_tokens=400, recall_tokens=0, system_prompt="Responde en español."
+    )
     questions = [f"Pregunta {n}: " + "contexto " * 20 for n in range(8)]
     for question in questions:
         out = ask(graph, question, context)
@@ -98,3 +100,19 @@ def test_groq_without_a_key_is_a_clear_error(monkeypatch):
 def test_unknown_model_specs_are_clear_errors(spec):
     with pytest.raises(ModelSpecError):
         load_chat_model(spec)
+
+
+def test_the_recalled_excerpt_travels_inside_the_request_to_groq(groq, tmp_path):
+    from memoria.prompts import RECALL_HEADER
+
+    context = Context(memory="hybrid", k=2, max_tokens=600)
+    with Memoria(db=tmp_path / "g.sqlite", context=context) as agent:
+        agent.send("g", "Mi perro se llama Toby y le encanta el parque.")
+        for n in range(14):
+            agent.send("g", f"Hablemos de otra cosa, tema {n}: " + "asunto variado " * 6)
+        agent.send("g", "¿Te acuerdas de cómo se llama mi perro?")
+    system = groq.chat_requests()[-1]["messages"][0]["content"]
+    recalled = system.split(RECALL_HEADER, 1)[1]
+    assert "[turn 1 · " in recalled and "Mi perro se llama Toby" in recalled
+    users = [m["content"] for m in groq.chat_requests()[-1]["messages"] if m["role"] == "user"]
+    assert not any("Toby" in text for text in users[:-1]), "turn 1 is not in view: it was recalled"

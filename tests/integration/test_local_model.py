@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from langchain_core.messages import HumanMessage
 
-from graph import Context
-from graph.models import LocalChatModel, load_chat_model
+from memoria import Context
+from memoria.models import LocalChatModel, load_chat_model
 
 pytestmark = pytest.mark.local_model
 

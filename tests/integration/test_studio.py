@@ -1,4 +1,4 @@
-"""`langgraph dev` serves langgraph.json as is: Studio sees the three nodes and the context schema,
+"""`langgraph dev` serves langgraph.json as is: Studio sees the four nodes and the context schema,
 and threads run through the LangGraph API with the server's own checkpointer and store."""
 
 from __future__ import annotations
@@ -79,12 +79,18 @@ def test_studio_sees_the_nodes_and_the_memory_settings(server):
     client = get_sync_client(url=server)
     assistant = client.assistants.search(graph_id="memoria")[0]
     graph = client.assistants.get_graph(assistant["assistant_id"])
-    assert {"trim", "summarise", "model"} <= {node["id"] for node in graph["nodes"]}
+    assert {"trim", "summarise", "recall", "model"} <= {node["id"] for node in graph["nodes"]}
     schemas = client.assistants.get_schemas(assistant["assistant_id"])
     properties = schemas["context_schema"]["properties"]
-    assert {"model", "memory", "k", "max_tokens", "target_tokens", "summary_model"} <= set(
-        properties
-    )
+    assert {
+        "model",
+        "memory",
+        "k",
+        "max_tokens",
+        "recall_tokens",
+        "recall_turns",
+        "language",
+    } <= set(properties)
     assert set(properties["memory"]["enum"]) == {
         "buffer",
         "window",
@@ -102,11 +108,19 @@ def test_a_thread_crosses_the_summary_threshold_through_the_api(server):
         name="memoria-hybrid-test",
     )
     thread = client.threads.create()
+    opening = "Mensaje 0: mi perro se llama Toby. " + "dato " * 20
     for n in range(15):
         client.runs.wait(
             thread["thread_id"],
             assistant["assistant_id"],
-            input={"messages": [{"role": "user", "content": f"Mensaje {n}: " + "dato " * 25}]},
+            input={
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": opening if n == 0 else f"Mensaje {n}: " + "dato " * 25,
+                    }
+                ]
+            },
         )
     values = client.threads.get_state(thread["thread_id"])["values"]
     assert values["turns"] == 15
@@ -115,3 +129,11 @@ def test_a_thread_crosses_the_summary_threshold_through_the_api(server):
     assert values["messages"][-1]["content"] == "Mensaje 14: " + "dato " * 25
     items = client.store.search_items(("memoria", thread["thread_id"]), limit=100)["items"]
     assert len(items) == 15, "every turn is archived in the server's store"
+    # Recall works on the server's own store: the folded first turn comes back when asked about.
+    client.runs.wait(
+        thread["thread_id"],
+        assistant["assistant_id"],
+        input={"messages": [{"role": "user", "content": "¿Cómo se llama mi perro?"}]},
+    )
+    recalled = client.threads.get_state(thread["thread_id"])["values"]["recalled"]
+    assert [item["turn"] for item in recalled] == [0] and "Toby" in recalled[0]["text"]

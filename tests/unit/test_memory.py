@@ -3,7 +3,7 @@
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
-from graph.memory import (
+from memoria.memory import (
     MemoryPolicy,
     drop_orphans,
     flatten,
@@ -11,7 +11,7 @@ from graph.memory import (
     plan_memory,
     split_current,
 )
-from graph.prompts import build_prompt
+from memoria.prompts import build_prompt
 
 
 def tool_turn(n: int) -> list:

@@ -2,7 +2,7 @@
 
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
-from graph.tokens import (
+from memoria.tokens import (
     MAX_SCALE,
     TokenCounter,
     calibrate,

@@ -1,0 +1,136 @@
+"""The thread catalogue: which threads there are, newest first, read with plain SQL.
+
+Listing threads needs neither LangGraph nor LangChain: each thread has a row in `memoria_threads`
+(created, last used, title, turn count), ordered by an index, and its size is summed from its
+rows. So `memoria threads list` and `chat -c` answer at once however many threads there are, and
+import only the database driver. A thread whose first turn never committed (no checkpoint) is
+not listed.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from memoria.persistence.location import Location
+
+CATALOG_VERSION = "2"
+"""The schema version this reader understands (see `base.SCHEMA_VERSION`)."""
+
+SQLITE_LIST = """
+SELECT t.thread_id, t.title, t.turns, t.created_at, t.updated_at,
+       (SELECT coalesce(sum(length(messages) + coalesce(length(summary), 0)), 0)
+          FROM memoria_turns WHERE thread_id = t.thread_id)
+     + (SELECT coalesce(sum(length(checkpoint) + length(metadata)), 0)
+          FROM checkpoints WHERE thread_id = t.thread_id)
+  FROM memoria_threads AS t
+ WHERE EXISTS (SELECT 1 FROM checkpoints AS c WHERE c.thread_id = t.thread_id)
+   AND (? IS NULL OR t.thread_id = ?)
+ ORDER BY t.updated_at DESC, t.thread_id
+ LIMIT ?
+"""
+
+POSTGRES_LIST = """
+SELECT t.thread_id, t.title, t.turns, t.created_at, t.updated_at,
+       (SELECT coalesce(sum(pg_column_size(messages) + coalesce(pg_column_size(summary), 0)
+                            + pg_column_size(terms)), 0)
+          FROM memoria_turns WHERE thread_id = t.thread_id)
+     + (SELECT coalesce(sum(pg_column_size(checkpoint) + pg_column_size(metadata)), 0)
+          FROM checkpoints WHERE thread_id = t.thread_id)
+     + (SELECT coalesce(sum(pg_column_size(blob)), 0)
+          FROM checkpoint_blobs WHERE thread_id = t.thread_id)
+  FROM memoria_threads AS t
+ WHERE EXISTS (SELECT 1 FROM checkpoints AS c WHERE c.thread_id = t.thread_id)
+   AND (%s::text IS NULL OR t.thread_id = %s)
+ ORDER BY t.updated_at DESC, t.thread_id
+ LIMIT %s
+"""
+
+
+@dataclass(frozen=True)
+class ThreadInfo:
+    thread_id: str
+    title: str
+    turns: int
+    created_at: str
+    updated_at: str
+    size_bytes: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class CatalogUnavailable(Exception):
+    """The light reader cannot answer (no Memoria schema of this version): take the full path."""
+
+
+def infos(rows: list[Any]) -> list[ThreadInfo]:
+    return [
+        ThreadInfo(
+            thread_id=row[0],
+            title=row[1],
+            turns=int(row[2]),
+            created_at=_iso(row[3]),
+            updated_at=_iso(row[4]),
+            size_bytes=int(row[5]),
+        )
+        for row in rows
+    ]
+
+
+def _iso(value: Any) -> str:
+    return value.isoformat(timespec="milliseconds") if isinstance(value, datetime) else str(value)
+
+
+def list_threads(location: Location, limit: int | None) -> list[ThreadInfo]:
+    """The newest `limit` threads (all if None), without LangGraph. An empty list when there is
+    no database; CatalogUnavailable when the database needs the full path (an upgrade)."""
+    if location.kind == "sqlite":
+        return _sqlite(location.target, limit)
+    return _postgres(location.target, limit)
+
+
+def _sqlite(target: str, limit: int | None) -> list[ThreadInfo]:
+    path = os.path.expanduser(target)
+    if not os.path.exists(path):
+        return []
+    if os.stat(path).st_nlink > 1:
+        raise CatalogUnavailable("several hard links")  # the full path explains the refusal
+    uri = f"file:{quote(os.path.abspath(path))}?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        raise CatalogUnavailable(str(exc)) from exc
+    try:
+        try:
+            version = conn.execute("SELECT value FROM memoria_meta WHERE key = 'schema'").fetchone()
+        except sqlite3.Error as exc:
+            raise CatalogUnavailable(str(exc)) from exc
+        if version is None or version[0] != CATALOG_VERSION:
+            raise CatalogUnavailable("not this version's schema")
+        return infos(
+            conn.execute(SQLITE_LIST, (None, None, -1 if limit is None else limit)).fetchall()
+        )
+    finally:
+        conn.close()
+
+
+def _postgres(target: str, limit: int | None) -> list[ThreadInfo]:
+    import psycopg
+
+    try:
+        conn = psycopg.connect(target, connect_timeout=10, autocommit=True)
+    except psycopg.Error as exc:
+        raise CatalogUnavailable(str(exc)) from exc
+    with conn:
+        try:
+            version = conn.execute("SELECT value FROM memoria_meta WHERE key = 'schema'").fetchone()
+        except psycopg.Error as exc:
+            raise CatalogUnavailable(str(exc)) from exc
+        if version is None or version[0] != CATALOG_VERSION:
+            raise CatalogUnavailable("not this version's schema")
+        return infos(conn.execute(POSTGRES_LIST, (None, None, limit)).fetchall())
