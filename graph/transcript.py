@@ -19,11 +19,13 @@ thread's next turn replaces it.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 from langchain_core.messages import BaseMessage, messages_from_dict
@@ -62,7 +64,13 @@ class SearchHit:
     score: float
     """Higher is better: bm25 (SQLite, sign flipped) or ts_rank_cd (Postgres)."""
     created_at: str
-    messages: list[BaseMessage]
+    encoded: str | list[dict[str, Any]] = field(repr=False)
+    """The turn's messages as stored (JSON text, or its parsed list): most hits of a search are
+    passed over for lack of budget, so they are decoded only when read."""
+
+    @cached_property
+    def messages(self) -> list[BaseMessage]:
+        return decode_messages(self.encoded)
 
 
 class Transcript(Protocol):
@@ -115,6 +123,12 @@ def decode_message(data: dict[str, Any]) -> BaseMessage:
             "total_tokens": input_tokens + output_tokens,
         }
     return messages_from_dict([{"type": data["type"], "data": fields}])[0]
+
+
+def decode_messages(encoded: str | list[dict[str, Any]]) -> list[BaseMessage]:
+    """A turn's messages from their stored JSON (text, or already parsed)."""
+    items = json.loads(encoded) if isinstance(encoded, str) else encoded
+    return [decode_message(m) for m in items]
 
 
 def pack_summary(summary: str | None) -> bytes | None:
@@ -189,7 +203,7 @@ class StoreTranscript:
         return [
             ArchivedTurn(
                 number=int(item.key),
-                messages=[decode_message(m) for m in item.value["messages"]],
+                messages=decode_messages(item.value["messages"]),
                 created_at=item.value.get("created_at") or item.created_at.isoformat(),
                 summary=item.value.get("summary"),
                 folded=item.value.get("folded", 0),
@@ -215,7 +229,7 @@ class StoreTranscript:
                     (
                         int(item.key),
                         index_terms(
-                            [decode_message(m) for m in item.value["messages"]],
+                            decode_messages(item.value["messages"]),
                             item.value.get("language", "en"),
                         ),
                     )
@@ -234,7 +248,7 @@ class StoreTranscript:
                 score=-score,
                 created_at=by_turn[turn].value.get("created_at")
                 or by_turn[turn].created_at.isoformat(),
-                messages=[decode_message(m) for m in by_turn[turn].value["messages"]],
+                encoded=by_turn[turn].value["messages"],
             )
             for turn, score in rows
         ]
@@ -244,7 +258,7 @@ class StoreTranscript:
         documents = [
             set(
                 index_terms(
-                    [decode_message(m) for m in item.value["messages"]],
+                    decode_messages(item.value["messages"]),
                     item.value.get("language", "en"),
                 ).split()
             )

@@ -41,7 +41,7 @@ from memoria.transcript import (
     TRANSCRIPT_NAMESPACE,
     ArchivedTurn,
     SearchHit,
-    decode_message,
+    decode_messages,
     encode_message,
     index_terms,
     now_iso,
@@ -300,7 +300,7 @@ class PostgresArchive:
         return [
             ArchivedTurn(
                 row["turn"],
-                _load_messages(row["messages"]),
+                decode_messages(row["messages"]),
                 _iso(row["created_at"]),
                 unpack_summary(row["summary"]),
                 row["folded"],
@@ -454,12 +454,8 @@ def _hit(row: dict[str, Any]) -> SearchHit:
         row["turn"],
         float(row["score"]),
         _iso(row["created_at"]),
-        _load_messages(row["messages"]),
+        row["messages"],
     )
-
-
-def _load_messages(raw: str) -> list[Any]:
-    return [decode_message(m) for m in json.loads(raw)]
 
 
 class AdvisoryThreadLocks:
@@ -639,7 +635,7 @@ def _migrate_v1(conn: Any) -> None:
     for row in rows:
         thread_id = thread_id_of_namespace(row["prefix"].split(".", 1)[1])
         value = row["value"] if isinstance(row["value"], dict) else json.loads(row["value"])
-        messages = [decode_message(m) for m in value["messages"]]
+        messages = decode_messages(value["messages"])
         turn = ArchivedTurn(int(row["key"]), messages, _iso(row["created_at"]))
         by_thread.setdefault(thread_id, []).append(turn)
     for thread_id, turns in by_thread.items():
@@ -662,7 +658,7 @@ def _rebuild_index(conn: Any) -> None:
             "UPDATE memoria_turns SET terms = to_tsvector('simple', %s) "
             "WHERE thread_id = %s AND turn = %s",
             (
-                index_terms(_load_messages(row["messages"]), row["language"]),
+                index_terms(decode_messages(row["messages"]), row["language"]),
                 row["thread_id"],
                 row["turn"],
             ),
@@ -701,7 +697,9 @@ def open_postgres(
             locks = AdvisoryThreadLocks(
                 stack.enter_context(
                     _closing_pool(
-                        ConnectionPool(location.target, min_size=0, max_size=32, kwargs=kwargs)
+                        ConnectionPool(
+                            location.target, min_size=0, max_size=32, kwargs=kwargs, open=True
+                        )
                     )
                 )
             )

@@ -51,7 +51,7 @@ from memoria.transcript import (
     TRANSCRIPT_NAMESPACE,
     ArchivedTurn,
     SearchHit,
-    decode_message,
+    decode_messages,
     encode_message,
     fts5_query,
     index_terms,
@@ -323,7 +323,7 @@ class SqliteArchive:
             (thread_id, 2**62 if stop is None else stop),
         )
         return [
-            ArchivedTurn(turn, _load_messages(raw), created_at, unpack_summary(summary), folded)
+            ArchivedTurn(turn, decode_messages(raw), created_at, unpack_summary(summary), folded)
             for turn, created_at, raw, summary, folded in rows
         ]
 
@@ -363,11 +363,16 @@ class SqliteArchive:
             remembered = self._frequent.get(term)
             if remembered is not None and total < 2 * remembered[1]:
                 counts[term] = remembered[0]
-                continue
-            rows = self._read("SELECT doc FROM memoria_vocabulary WHERE term = ?", (term,))
-            counts[term] = int(rows[0][0]) if rows else 0
-            if counts[term] > FREQUENT_SHARE * total:
-                self._frequent[term] = (counts[term], int(total))
+        unknown = [term for term in dict.fromkeys(terms) if term not in counts]
+        if unknown:
+            counts.update(dict.fromkeys(unknown, 0))
+            marks = ", ".join("?" * len(unknown))
+            for term, docs in self._read(
+                f"SELECT term, doc FROM memoria_vocabulary WHERE term IN ({marks})", unknown
+            ):
+                counts[term] = int(docs)
+                if docs > FREQUENT_SHARE * total:
+                    self._frequent[term] = (int(docs), int(total))
         return counts, int(total)
 
     def search_all(
@@ -451,14 +456,14 @@ def _remove_turns(cur: sqlite3.Cursor, thread_id: str, from_turn: int = 0) -> No
     cur.executemany(
         "INSERT INTO memoria_search (memoria_search, rowid, thread, terms) "
         "VALUES ('delete', ?, ?, ?)",
-        [(row_id, token, index_terms(_load_messages(raw), lang)) for row_id, lang, raw in rows],
+        [(row_id, token, index_terms(decode_messages(raw), lang)) for row_id, lang, raw in rows],
     )
     cur.executemany("DELETE FROM memoria_turns WHERE id = ?", [(row[0],) for row in rows])
 
 
 def _hit(row: tuple) -> SearchHit:
     thread_id, turn, score, created_at, raw = row
-    return SearchHit(thread_id, turn, -score, created_at, _load_messages(raw))
+    return SearchHit(thread_id, turn, -score, created_at, raw)
 
 
 def _record_fields(record: ThreadRecord) -> tuple[str, str, str]:
@@ -486,10 +491,6 @@ def _dump_messages(messages: Sequence[Any]) -> str:
     return json.dumps(
         [encode_message(m) for m in messages], ensure_ascii=False, separators=(",", ":")
     )
-
-
-def _load_messages(raw: str) -> list[Any]:
-    return [decode_message(m) for m in json.loads(raw)]
 
 
 # Opening, schema, upgrades
@@ -628,7 +629,7 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
     by_thread: dict[str, list[ArchivedTurn]] = {}
     for prefix, key, value, created_at in rows:
         thread_id = thread_id_of_namespace(prefix.split(".", 1)[1])
-        messages = [decode_message(m) for m in json.loads(value)["messages"]]
+        messages = decode_messages(json.loads(value)["messages"])
         stamp = str(created_at).replace(" ", "T")
         by_thread.setdefault(thread_id, []).append(ArchivedTurn(int(key), messages, stamp))
     cur = conn.cursor()
@@ -661,7 +662,7 @@ def _rebuild_index(conn: sqlite3.Connection) -> None:
     conn.executemany(
         "INSERT INTO memoria_search (rowid, thread, terms) VALUES (?, ?, ?)",
         [
-            (row_id, thread_token(thread_id), index_terms(_load_messages(raw), language))
+            (row_id, thread_token(thread_id), index_terms(decode_messages(raw), language))
             for row_id, thread_id, language, raw in rows
         ],
     )
