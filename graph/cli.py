@@ -592,7 +592,8 @@ def memory_lines(state: State) -> list[str]:
             f"provider reported {usage.get('input_tokens', '?')} in / "
             f"{usage.get('output_tokens', '?')} out"
         )
-    parts.append(f"{len(state.messages)} messages kept verbatim, {state.turns} turns in all")
+    turns = f"{state.turns} turn" + ("" if state.turns == 1 else "s")
+    parts.append(f"{len(state.messages)} messages kept verbatim, {turns} in all")
     lines = [" · ".join(parts)]
     recall = report.get("recall") or {}
     if recall.get("budget") and "searched_below_turn" not in recall:

@@ -58,7 +58,7 @@ def test_interactive_chat_session_with_commands_interrupt_and_resume(tmp_path):
     child.sendline("Hola, soy Juan")
     output = until_prompt(child)
     assert "memoria> Hola, soy Juan" in output
-    assert "[memory window]" in output and "1 turns in all" in output
+    assert "[memory window]" in output and "1 turn in all" in output
 
     child.sendline("Quiero hacer una consulta sobre la historia reciente de Colombia")
     output = until_prompt(child)
