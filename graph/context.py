@@ -90,7 +90,7 @@ class Context:
         },
     )
     recall_turns: int = field(
-        default=10,
+        default=16,
         metadata={"description": "Most earlier turns recalled into one prompt."},
     )
     language: Language = field(
