@@ -22,6 +22,11 @@ class ThreadBusyError(RuntimeError):
     """Another turn (in this process or another) holds the thread for longer than the lock wait."""
 
 
+def busy_thread(thread_id: str) -> str:
+    """What a thread lock says when the thread stays busy past the wait, on every backend."""
+    return f"thread {thread_id!r} is busy with another turn; try again in a moment"
+
+
 class _Secrets:
     """The secret values this process knows of: API keys from the environment, database passwords."""
 

@@ -10,7 +10,7 @@ A backend (SQLite in `sqlite.py`, Postgres in `postgres.py`) provides:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -18,10 +18,17 @@ from typing import Any, Protocol
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 
+from memoria.analysis import ANALYZER_VERSION, detect_language
 from memoria.fence import fenced
 from memoria.persistence.catalog import ThreadInfo
 from memoria.persistence.location import Location
-from memoria.transcript import ArchivedTurn, SearchHit, Transcript
+from memoria.transcript import (
+    ArchivedTurn,
+    SearchHit,
+    Transcript,
+    thread_id_of_namespace,
+    title_of,
+)
 
 SCHEMA_VERSION = "2"
 """1: transcripts in LangGraph's store table. 2: Memoria's own tables with a full-text index."""
@@ -45,6 +52,43 @@ class ThreadRecord:
     title: str = ""
     language: str = ""
     turns: int = 0
+
+
+def layout_of(
+    tables: set[str], meta: Callable[[], Mapping[str, str]], v1: set[str], v1_tables: set[str]
+) -> str:
+    """What a database holds, from its table names (and `memoria_meta`, read only when present):
+    'memoria' (current), 'upgrade' (Memoria, but an older schema or index: `v1` are the tables
+    every Memoria 0.1 database has, `v1_tables` all it may have), 'empty' or 'foreign'."""
+    if "memoria_meta" in tables:
+        values = meta()
+        if values.get("schema") == SCHEMA_VERSION and values.get("analyzer") == ANALYZER_VERSION:
+            return "memoria"
+        return "upgrade"
+    if not tables:
+        return "empty"
+    if v1 <= tables <= v1_tables:
+        return "upgrade"
+    return "foreign"
+
+
+def v1_threads(
+    items: Iterable[tuple[str, ArchivedTurn]],
+) -> list[tuple[ThreadRecord, str, list[ArchivedTurn]]]:
+    """Memoria 0.1's archived turns, given as (store prefix, turn), grouped by thread in turn
+    order, each with its thread record and its language (detected from its first turn)."""
+    by_thread: dict[str, list[ArchivedTurn]] = {}
+    for prefix, turn in items:
+        by_thread.setdefault(thread_id_of_namespace(prefix.split(".", 1)[1]), []).append(turn)
+    threads = []
+    for thread_id, turns in by_thread.items():
+        turns.sort(key=lambda turn: turn.number)
+        first = " ".join(str(m.content) for m in turns[0].messages)
+        record = ThreadRecord(
+            thread_id, turns[0].created_at, turns[-1].created_at, title_of(turns[0].messages)
+        )
+        threads.append((record, detect_language(first) or "en", turns))
+    return threads
 
 
 class FencedWrites:

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from memoria.errors import ThreadBusyError
+from memoria.errors import ThreadBusyError, busy_thread
 
 LOCK_BASE = 2**40
 """Far past SQLite's lock bytes at 0x40000000: the two never meet."""
@@ -99,8 +99,7 @@ class FileThreadLocks:
     @contextmanager
     def hold(self, thread_id: str, timeout: float) -> Iterator[None]:
         """Exclusive use of `thread_id` across threads and processes; ThreadBusyError after `timeout`."""
-        busy = f"thread {thread_id!r} is busy with another turn; try again in a moment"
-        with self._held(thread_id, thread_offset(thread_id), timeout, busy):
+        with self._held(thread_id, thread_offset(thread_id), timeout, busy_thread(thread_id)):
             yield
 
     @contextmanager

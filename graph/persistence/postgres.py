@@ -23,8 +23,8 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from psycopg.rows import tuple_row
 
-from memoria.analysis import ANALYZER_VERSION, analyzer, detect_language
-from memoria.errors import ThreadBusyError, first_line
+from memoria.analysis import ANALYZER_VERSION, analyzer
+from memoria.errors import ThreadBusyError, busy_thread, first_line
 from memoria.persistence.base import (
     SCHEMA_VERSION,
     AsyncOnThreads,
@@ -33,6 +33,8 @@ from memoria.persistence.base import (
     FencedWrites,
     NoDatabaseError,
     ThreadRecord,
+    layout_of,
+    v1_threads,
 )
 from memoria.persistence.catalog import POSTGRES_LIST, ThreadInfo, infos
 from memoria.persistence.location import Location
@@ -46,7 +48,6 @@ from memoria.transcript import (
     index_terms,
     now_iso,
     pack_summary,
-    thread_id_of_namespace,
     title_of,
     unpack_summary,
 )
@@ -57,6 +58,8 @@ STATISTICS_SECONDS = 60.0
 SETUP_LOCK_KEY = 0x6D656D6F726961  # "memoria": serialises schema setup across servers
 MEMORIA_TABLES = ("memoria_meta", "memoria_threads", "memoria_turns")
 SAVER_TABLES = ("checkpoint_migrations", "checkpoints", "checkpoint_blobs", "checkpoint_writes")
+V1_SIGNATURE = {"checkpoints", "store"}
+"""The tables every Memoria 0.1 database has; `V1_TABLES`, all it may have."""
 V1_TABLES = {*SAVER_TABLES, "store", "store_migrations", "vector_migrations"}
 SCHEMA = [
     "CREATE TABLE memoria_meta (key text PRIMARY KEY, value text NOT NULL)",
@@ -478,8 +481,7 @@ class AdvisoryThreadLocks:
     def hold(self, thread_id: str, timeout: float) -> Any:
         digest = hashlib.blake2b(thread_id.encode("utf-8", "surrogatepass"), digest_size=8)
         key = int.from_bytes(digest.digest(), "big", signed=True)
-        busy = f"thread {thread_id!r} is busy with another turn; try again in a moment"
-        return self._held(key, timeout, busy)
+        return self._held(key, timeout, busy_thread(thread_id))
 
     def close(self) -> None:
         """The pool is closed by whoever opened it."""
@@ -560,20 +562,13 @@ def _tables(conn: Any) -> set[str]:
 
 
 def _layout(conn: Any) -> str:
-    tables = _tables(conn)
-    if "memoria_meta" in tables:
-        meta = {
-            row["key"]: row["value"]
-            for row in conn.execute("SELECT key, value FROM memoria_meta").fetchall()
-        }
-        if meta.get("schema") == SCHEMA_VERSION and meta.get("analyzer") == ANALYZER_VERSION:
-            return "memoria"
-        return "upgrade"
-    if not tables:
-        return "empty"
-    if {"checkpoints", "store"} <= tables <= V1_TABLES:
-        return "upgrade"
-    return "foreign"
+    """See `layout_of`."""
+
+    def meta() -> dict[str, str]:
+        rows = conn.execute("SELECT key, value FROM memoria_meta").fetchall()
+        return {row["key"]: row["value"] for row in rows}
+
+    return layout_of(_tables(conn), meta, V1_SIGNATURE, V1_TABLES)
 
 
 def _prepare(conn: Any, saver: Any, display: str, *, init: bool) -> None:
@@ -631,22 +626,16 @@ def _migrate_v1(conn: Any) -> None:
         "SELECT prefix, key, value, created_at FROM store WHERE prefix LIKE %s",
         (TRANSCRIPT_NAMESPACE + ".%",),
     ).fetchall()
-    by_thread: dict[str, list[ArchivedTurn]] = {}
-    for row in rows:
-        thread_id = thread_id_of_namespace(row["prefix"].split(".", 1)[1])
+
+    def turn(row: dict[str, Any]) -> ArchivedTurn:
         value = row["value"] if isinstance(row["value"], dict) else json.loads(row["value"])
-        messages = decode_messages(value["messages"])
-        turn = ArchivedTurn(int(row["key"]), messages, _iso(row["created_at"]))
-        by_thread.setdefault(thread_id, []).append(turn)
-    for thread_id, turns in by_thread.items():
-        turns.sort(key=lambda turn: turn.number)
-        first = " ".join(str(m.content) for m in turns[0].messages)
-        language = detect_language(first) or "en"
-        for turn in turns:
-            _insert_turn(conn, thread_id, turn, language)
-        record = ThreadRecord(
-            thread_id, turns[0].created_at, turns[-1].created_at, title_of(turns[0].messages)
+        return ArchivedTurn(
+            int(row["key"]), decode_messages(value["messages"]), _iso(row["created_at"])
         )
+
+    for record, language, turns in v1_threads((row["prefix"], turn(row)) for row in rows):
+        for archived in turns:
+            _insert_turn(conn, record.thread_id, archived, language)
         _upsert_record(conn, record, language)
     conn.execute("DELETE FROM store WHERE prefix LIKE %s", (TRANSCRIPT_NAMESPACE + ".%",))
 

@@ -33,7 +33,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from memoria.analysis import ANALYZER_VERSION, analyzer, detect_language
+from memoria.analysis import ANALYZER_VERSION, analyzer
 from memoria.errors import first_line
 from memoria.persistence.base import (
     SCHEMA_VERSION,
@@ -43,6 +43,8 @@ from memoria.persistence.base import (
     FencedWrites,
     NoDatabaseError,
     ThreadRecord,
+    layout_of,
+    v1_threads,
 )
 from memoria.persistence.catalog import SQLITE_LIST, ThreadInfo, infos
 from memoria.persistence.location import Location
@@ -57,7 +59,6 @@ from memoria.transcript import (
     index_terms,
     now_iso,
     pack_summary,
-    thread_id_of_namespace,
     title_of,
     unpack_summary,
 )
@@ -74,7 +75,9 @@ MEMORIA_TABLES = (
     "memoria_vocabulary",
 )
 SAVER_TABLES = ("checkpoints", "writes")
-V1_TABLES = {"checkpoints", "writes", "store", "store_migrations", "vector_migrations"}
+V1_SIGNATURE = {"checkpoints", "writes", "store"}
+"""The tables every Memoria 0.1 database has; `V1_TABLES`, all it may have."""
+V1_TABLES = {*V1_SIGNATURE, "store_migrations", "vector_migrations"}
 """What Memoria 0.1 (transcripts in LangGraph's SqliteStore) left in a database."""
 
 SCHEMA = """
@@ -521,18 +524,8 @@ def _meta(conn: sqlite3.Connection) -> dict[str, str]:
 
 
 def _layout(conn: sqlite3.Connection) -> str:
-    """'memoria' (current), 'upgrade' (Memoria, but an older schema or index), 'empty' or 'foreign'."""
-    tables = _tables(conn)
-    if "memoria_meta" in tables:
-        meta = _meta(conn)
-        if meta.get("schema") == SCHEMA_VERSION and meta.get("analyzer") == ANALYZER_VERSION:
-            return "memoria"
-        return "upgrade"
-    if not tables:
-        return "empty"
-    if {"checkpoints", "writes", "store"} <= tables <= V1_TABLES:
-        return "upgrade"
-    return "foreign"
+    """See `layout_of`."""
+    return layout_of(_tables(conn), lambda: _meta(conn), V1_SIGNATURE, V1_TABLES)
 
 
 def _prepare(conn: sqlite3.Connection, path: Path, *, init: bool) -> None:
@@ -626,33 +619,26 @@ def _migrate_v1(conn: sqlite3.Connection) -> None:
         "SELECT prefix, key, value, created_at FROM store WHERE prefix LIKE ? ESCAPE '\\'",
         (TRANSCRIPT_NAMESPACE.replace("_", "\\_") + ".%",),
     ).fetchall()
-    by_thread: dict[str, list[ArchivedTurn]] = {}
-    for prefix, key, value, created_at in rows:
-        thread_id = thread_id_of_namespace(prefix.split(".", 1)[1])
-        messages = decode_messages(json.loads(value)["messages"])
-        stamp = str(created_at).replace(" ", "T")
-        by_thread.setdefault(thread_id, []).append(ArchivedTurn(int(key), messages, stamp))
-    cur = conn.cursor()
-    for thread_id, turns in by_thread.items():
-        turns.sort(key=lambda turn: turn.number)
-        language = detect_language(_first_text(turns)) or "en"
-        for turn in turns:
-            _insert_turn(cur, thread_id, turn, language)
-        record = ThreadRecord(
-            thread_id,
-            created_at=turns[0].created_at,
-            updated_at=turns[-1].created_at,
-            title=title_of(turns[0].messages),
+    turns = (
+        (
+            prefix,
+            ArchivedTurn(
+                int(key),
+                decode_messages(json.loads(value)["messages"]),
+                str(created_at).replace(" ", "T"),
+            ),
         )
+        for prefix, key, value, created_at in rows
+    )
+    cur = conn.cursor()
+    for record, language, thread_turns in v1_threads(turns):
+        for turn in thread_turns:
+            _insert_turn(cur, record.thread_id, turn, language)
         _upsert_record(cur, record, language)
     conn.execute(
         "DELETE FROM store WHERE prefix LIKE ? ESCAPE '\\'",
         (TRANSCRIPT_NAMESPACE.replace("_", "\\_") + ".%",),
     )
-
-
-def _first_text(turns: Sequence[ArchivedTurn]) -> str:
-    return " ".join(str(m.content) for m in turns[0].messages) if turns else ""
 
 
 def _rebuild_index(conn: sqlite3.Connection) -> None:
