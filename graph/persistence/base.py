@@ -20,7 +20,7 @@ from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMet
 
 from memoria.analysis import ANALYZER_VERSION, detect_language
 from memoria.fence import fenced
-from memoria.persistence.catalog import ThreadInfo
+from memoria.persistence.catalog import SCHEMA_VERSION, ThreadInfo
 from memoria.persistence.location import Location
 from memoria.transcript import (
     ArchivedTurn,
@@ -30,8 +30,6 @@ from memoria.transcript import (
     title_of,
 )
 
-SCHEMA_VERSION = "2"
-"""1: transcripts in LangGraph's store table. 2: Memoria's own tables with a full-text index."""
 DEFAULT_LOCK_TIMEOUT = 10.0
 """Seconds a turn (or delete, import...) waits for a thread busy with another turn."""
 

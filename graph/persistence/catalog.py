@@ -18,8 +18,9 @@ from urllib.parse import quote
 
 from memoria.persistence.location import Location
 
-CATALOG_VERSION = "2"
-"""The schema version this reader understands (see `base.SCHEMA_VERSION`)."""
+SCHEMA_VERSION = "2"
+"""1: transcripts in LangGraph's store table. 2: Memoria's own tables with a full-text index.
+Defined here, where no LangGraph is loaded, so this reader and the backends agree on it."""
 
 SQLITE_LIST = """
 SELECT t.thread_id, t.title, t.turns, t.created_at, t.updated_at,
@@ -94,6 +95,16 @@ def list_threads(location: Location, limit: int | None) -> list[ThreadInfo]:
     return _postgres(location.target, limit)
 
 
+def _check_schema(conn: Any, errors: type[Exception]) -> None:
+    """CatalogUnavailable unless `conn` holds this version's schema (`errors`: the driver's)."""
+    try:
+        version = conn.execute("SELECT value FROM memoria_meta WHERE key = 'schema'").fetchone()
+    except errors as exc:
+        raise CatalogUnavailable(str(exc)) from exc
+    if version is None or version[0] != SCHEMA_VERSION:
+        raise CatalogUnavailable("not this version's schema")
+
+
 def _sqlite(target: str, limit: int | None) -> list[ThreadInfo]:
     path = os.path.expanduser(target)
     if not os.path.exists(path):
@@ -106,12 +117,7 @@ def _sqlite(target: str, limit: int | None) -> list[ThreadInfo]:
     except sqlite3.Error as exc:
         raise CatalogUnavailable(str(exc)) from exc
     try:
-        try:
-            version = conn.execute("SELECT value FROM memoria_meta WHERE key = 'schema'").fetchone()
-        except sqlite3.Error as exc:
-            raise CatalogUnavailable(str(exc)) from exc
-        if version is None or version[0] != CATALOG_VERSION:
-            raise CatalogUnavailable("not this version's schema")
+        _check_schema(conn, sqlite3.Error)
         return infos(
             conn.execute(SQLITE_LIST, (None, None, -1 if limit is None else limit)).fetchall()
         )
@@ -127,10 +133,5 @@ def _postgres(target: str, limit: int | None) -> list[ThreadInfo]:
     except psycopg.Error as exc:
         raise CatalogUnavailable(str(exc)) from exc
     with conn:
-        try:
-            version = conn.execute("SELECT value FROM memoria_meta WHERE key = 'schema'").fetchone()
-        except psycopg.Error as exc:
-            raise CatalogUnavailable(str(exc)) from exc
-        if version is None or version[0] != CATALOG_VERSION:
-            raise CatalogUnavailable("not this version's schema")
+        _check_schema(conn, psycopg.Error)
         return infos(conn.execute(POSTGRES_LIST, (None, None, limit)).fetchall())
