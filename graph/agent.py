@@ -144,15 +144,11 @@ class Turn:
         self.reply: AIMessage | None = None
         self.fence = Fence()
         self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self._held = ExitStack()
         self._config: RunnableConfig = {
             "configurable": {"thread_id": thread_id, FENCE_KEY: self.fence},
             "callbacks": [_StopOnCancel(self.fence)],
         }
-        locks = agent.database.locks
-        if locks is None:
-            raise PermissionError("this database was opened read-only")
-        self._held.enter_context(locks.hold(thread_id, agent.lock_timeout))
+        self._held = agent._holding(thread_id)
         try:
             self._before = agent.checkpointer.get_tuple(agent.config(thread_id))
             worker = threading.Thread(
@@ -457,9 +453,9 @@ class Memoria:
 
     def thread_info(self, thread_id: str) -> ThreadInfo:
         thread_id = validate_thread_id(thread_id)
-        found = self.archive.infos(1, thread_id=validate_thread_id(thread_id))
+        found = self.archive.infos(1, thread_id=thread_id)
         if not found:
-            raise ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
+            raise self._not_found(thread_id)
         return found[0]
 
     def latest_thread(self) -> str | None:
@@ -487,11 +483,7 @@ class Memoria:
         thread_id = validate_thread_id(thread_id or export.thread_id)
         settings, notes = vet_settings(export.settings)
         with self._holding(thread_id):
-            if self.exists(thread_id) or self.archive.thread(thread_id) is not None:
-                raise ThreadExistsError(
-                    f"thread {thread_id!r} already exists in {self.db_path}; "
-                    "import under a new --thread"
-                )
+            self._refuse_existing(thread_id, "; import under a new --thread")
             memory = export.memory
             language = memory.get("language") or _language_of(export.turns)
             now = now_iso()
@@ -531,7 +523,7 @@ class Memoria:
         thread_id = validate_thread_id(thread_id)
         with self._holding(thread_id):
             if not self.exists(thread_id) and self.archive.thread(thread_id) is None:
-                raise ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
+                raise self._not_found(thread_id)
             self.archive.delete(thread_id)
             self.checkpointer.delete_thread(thread_id)
         self.database.reclaim()
@@ -540,9 +532,8 @@ class Memoria:
         old, new = validate_thread_id(old), validate_thread_id(new)
         with self._holding(old, new):
             if not self.exists(old):
-                raise ThreadNotFoundError(f"no thread {old!r} in {self.db_path}")
-            if self.exists(new) or self.archive.thread(new) is not None:
-                raise ThreadExistsError(f"thread {new!r} already exists in {self.db_path}")
+                raise self._not_found(old)
+            self._refuse_existing(new)
             self.checkpointer.copy_thread(old, new)
             self.archive.rename(old, new)
             self.checkpointer.delete_thread(old)
@@ -555,9 +546,8 @@ class Memoria:
         new = validate_thread_id(new or _fork_name(thread_id, self.archive))
         with self._holding(thread_id, new):
             if not self.exists(thread_id):
-                raise ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
-            if self.exists(new) or self.archive.thread(new) is not None:
-                raise ThreadExistsError(f"thread {new!r} already exists in {self.db_path}")
+                raise self._not_found(thread_id)
+            self._refuse_existing(new)
             state = self.state(thread_id)
             at = state.turns if at is None else at
             if not 1 <= at <= state.turns:
@@ -588,15 +578,26 @@ class Memoria:
             self.graph.update_state(self.config(new), values, as_node="model")
         return new
 
+    def _not_found(self, thread_id: str) -> ThreadNotFoundError:
+        return ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
+
+    def _refuse_existing(self, thread_id: str, advice: str = "") -> None:
+        """ThreadExistsError if `thread_id` has checkpoints or a transcript (call under its lock)."""
+        if self.exists(thread_id) or self.archive.thread(thread_id) is not None:
+            raise ThreadExistsError(
+                f"thread {thread_id!r} already exists in {self.db_path}{advice}"
+            )
+
     def _holding(self, *thread_ids: str) -> ExitStack:
-        """The turn locks of `thread_ids`, taken in a fixed order (no deadlock between two)."""
+        """The turn locks of `thread_ids` (validated ids), taken in a fixed order (no deadlock
+        between two)."""
         locks = self.database.locks
         if locks is None:
             raise PermissionError("this database was opened read-only")
         stack = ExitStack()
         try:
             for thread_id in sorted(set(thread_ids)):
-                stack.enter_context(locks.hold(validate_thread_id(thread_id), self.lock_timeout))
+                stack.enter_context(locks.hold(thread_id, self.lock_timeout))
         except BaseException:
             stack.close()
             raise

@@ -277,14 +277,23 @@ def where(db: str | None) -> str:
     return parse_location(db).display
 
 
-def require_thread(db: str | None, thread_id: str) -> None:
-    """Refuse, before opening the database for writing (which would create it), a thread that
+@contextlib.contextmanager
+def reading_thread(db: str | None, thread_id: str) -> Iterator[Memoria]:
+    """A read-only Memoria holding `thread_id`; ThreadNotFoundError when it (or the database)
     does not exist."""
     from memoria.agent import ThreadNotFoundError
 
-    with reading(db) as probe:
-        if probe is None or not probe.exists(thread_id):
+    with reading(db) as agent:
+        if agent is None or not agent.exists(thread_id):
             raise ThreadNotFoundError(f"no thread {thread_id!r} in {where(db)}")
+        yield agent
+
+
+def require_thread(db: str | None, thread_id: str) -> None:
+    """Refuse, before opening the database for writing (which would create it), a thread that
+    does not exist."""
+    with reading_thread(db, thread_id):
+        pass
 
 
 def load_env() -> Path | None:
@@ -678,12 +687,9 @@ def print_threads(infos: list[Any]) -> None:
 def show(thread_id: str, show_context: bool, as_json: bool, db: str | None) -> None:
     """A thread: its header (turns, times, settings, summary), then its whole transcript (or,
     with --context, the model's next input and what the last turn recalled)."""
-    from memoria.agent import ThreadNotFoundError
     from memoria.transcript import encode_message
 
-    with reading(db) as agent:
-        if agent is None or not agent.exists(thread_id):
-            raise ThreadNotFoundError(f"no thread {thread_id!r} in {where(db)}")
+    with reading_thread(db, thread_id) as agent:
         info = agent.thread_info(thread_id)
         state = agent.state(thread_id)
         messages = (
