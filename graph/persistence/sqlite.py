@@ -218,12 +218,18 @@ class SqliteArchive:
         self._lock = threading.Lock()
         self._frequent: dict[str, tuple[int, int]] = {}
         """term -> (turns holding it, turns in all) when it was counted and found frequent."""
+        self._total: tuple[int, int] | None = None
+        """(PRAGMA data_version, turns in all threads) as last counted: summing the thread
+        records costs a scan of every thread, too much for each turn of a database of many."""
+        self._turns_added: int | None = None
+        """Set by a write that knows how many turns it added, so that the count stays exact."""
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Cursor]:
         with self._lock:
             cur = self.conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
+            self._turns_added = None
             try:
                 yield cur
             except BaseException:
@@ -231,20 +237,42 @@ class SqliteArchive:
                 raise
             else:
                 cur.execute("COMMIT")
+                # This connection's own commits leave data_version as it is: carry the count
+                # forward when the write said by how much, else count again next time.
+                if self._total is not None and self._turns_added is not None:
+                    self._total = (self._total[0], self._total[1] + self._turns_added)
+                else:
+                    self._total = None
             finally:
                 cur.close()
+
+    def _turn_total(self) -> int:
+        """Turns in all threads; counted again only after another connection has committed."""
+        with self._lock:
+            (version,) = self.conn.execute("PRAGMA data_version").fetchone()
+            if self._total is None or self._total[0] != version:
+                (total,) = self.conn.execute(
+                    "SELECT coalesce(sum(turns), 0) FROM memoria_threads"
+                ).fetchone()
+                self._total = (version, int(total))
+            return self._total[1]
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
-        self.conn.close()
+        with self._lock:  # never under a query another thread (a cancelled turn's) is running
+            self.conn.close()
 
     # Writing
 
     def archive(self, thread_id: str, turn: ArchivedTurn, language: str) -> None:
         with self._transaction() as cur:
+            (before,) = cur.execute(
+                "SELECT coalesce((SELECT turns FROM memoria_threads WHERE thread_id = ?), 0)",
+                (thread_id,),
+            ).fetchone()
             _remove_turns(cur, thread_id, turn.number)
             _insert_turn(cur, thread_id, turn, language)
             title = title_of(turn.messages) if turn.number == 0 else ""
@@ -258,6 +286,7 @@ class SqliteArchive:
                 "ELSE memoria_threads.language END",
                 (thread_id, turn.created_at, turn.created_at, title, language, turn.number + 1),
             )
+            self._turns_added = turn.number + 1 - before
 
     def discard(self, thread_id: str, from_turn: int) -> None:
         with self._transaction() as cur:
@@ -359,8 +388,7 @@ class SqliteArchive:
         FREQUENT_SHARE of the turns, it counts as that frequent until the archive doubles."""
         if not terms:
             return {}, 0
-        # One row per thread, not per turn: cheap however long the threads are.
-        (total,) = self._read("SELECT coalesce(sum(turns), 0) FROM memoria_threads")[0]
+        total = self._turn_total()
         counts: dict[str, int] = {}
         for term in terms:
             remembered = self._frequent.get(term)
@@ -708,6 +736,11 @@ def open_sqlite(
                 with locks.setup():  # type: ignore[union-attr]
                     saver.setup()
             archive = SqliteArchive(archive_conn)
+            # A cancelled turn's worker may still be inside a query when the database is closed,
+            # and sqlite3 crashes the process if a connection is closed under a running call:
+            # close each one under the lock its users hold (its `closing` then does nothing).
+            stack.callback(_close_under_lock, saver)
+            stack.callback(archive.close)
         except sqlite3.Error as exc:
             raise DatabaseOpenError(f"cannot open the database {path}: {first_line(exc)}") from exc
         except OSError as exc:
@@ -722,6 +755,11 @@ def open_sqlite(
             reclaim=lambda: _reclaim(saver),
             read_only=read_only,
         )
+
+
+def _close_under_lock(saver: MemoriaSqliteSaver) -> None:
+    with saver.lock:
+        saver.conn.close()
 
 
 def _refuse_hard_links(path: Path) -> None:

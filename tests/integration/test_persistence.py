@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pickle
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from fakes import FailingEcho
@@ -255,3 +257,39 @@ def test_code_hidden_inside_an_allowed_memory_class_is_refused(tmp_path):
     with pytest.raises(LegacyPickleError, match="refusing"):
         load_legacy_memory(b"cposix\nsystem\n(S'touch pwned-by-pickle'\ntR.")
     assert not (tmp_path / "pwned-by-pickle").exists()
+
+
+CLOSE_AFTER_CANCEL = """
+import sys
+from memoria import Context, Memoria
+from memoria.models import EchoChatModel
+
+FILLER = [
+    "Hoy hizo mucho calor en la oficina y el aire acondicionado no funcionaba bien.",
+    "Estuve leyendo sobre la historia del ferrocarril en Europa durante el siglo diecinueve.",
+]
+path = sys.argv[1]
+# A small view, so that turns leave it and the cancelled turn's recall step searches them.
+context = Context(model="echo", memory="hybrid", k=2, max_tokens=600)
+with Memoria(db=path, context=context) as agent:
+    for n in range(6):
+        agent.send("a", f"{FILLER[n % 2]} (nota {n})")
+for _ in range(50):
+    with Memoria(db=path, context=context, model=EchoChatModel(delay=0.5)) as slow:
+        slow.start("a", "esta respuesta se cancela", streaming=False).cancel()
+    # closed: the cancelled turn's worker was still reading the database
+print("ok")
+"""
+
+
+def test_closing_right_after_cancelling_a_turn_does_not_crash_the_process(tmp_path):
+    """sqlite3 crashes the process when a connection is closed under a query another thread is
+    running; a cancelled turn's worker may still be in one. Run where a crash cannot take pytest."""
+    result = subprocess.run(
+        [sys.executable, "-c", CLOSE_AFTER_CANCEL, str(tmp_path / "close.sqlite")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "ok"
