@@ -133,7 +133,8 @@ class _StopOnCancel(BaseCallbackHandler):
 
 class Turn:
     """One running turn. Iterate it for the reply's text as the model produces it; `cancel()`
-    (from any thread) ends it at once with the thread as it was; `reply` is the whole reply."""
+    (from any thread) ends it at once with the thread as it was; `interrupt()` (from a signal
+    handler) has its reader do so; `reply` is the whole reply."""
 
     def __init__(
         self, agent: Memoria, thread_id: str, text: str, *, streaming: bool = True
@@ -143,7 +144,10 @@ class Turn:
         self.streaming = streaming
         self.reply: AIMessage | None = None
         self.fence = Fence()
-        self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        # A SimpleQueue, because `interrupt` puts into it from a signal handler: its `put` is
+        # reentrant, where Queue's would deadlock on its own lock.
+        self._events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._interrupted = False
         self._config: RunnableConfig = {
             "configurable": {"thread_id": thread_id, FENCE_KEY: self.fence},
             "callbacks": [_StopOnCancel(self.fence)],
@@ -204,11 +208,12 @@ class Turn:
         turns = before.checkpoint["channel_values"].get("turns", 0) if before else 0
         self.agent.database.archive.discard(self.thread_id, turns)
 
-    def cancel(self) -> None:
-        """End the turn now: roll the thread back and release it, whatever the model is doing."""
+    def cancel(self) -> bool:
+        """End the turn now: roll the thread back and release it, whatever the model is doing.
+        False if the turn had already ended (saved, or failed and rolled back)."""
         with _signals_deferred(), self.fence.lock:
             if self.fence.ended:
-                return
+                return False
             self.fence.cancelled = self.fence.ended = True
             try:
                 self._rollback()
@@ -216,26 +221,71 @@ class Turn:
                 self._held.close()
                 # A reader still waiting for pieces learns at once that there will be none.
                 self._events.put(("error", TurnCancelled("the turn was cancelled")))
+            return True
 
-    def _piece(self, kind: str, value: Any) -> str | None:
-        """The reply piece an event carries; None once the turn is done; its error raised."""
-        if kind == "error":
-            raise value
-        return value if kind == "piece" else None
+    def interrupt(self) -> None:
+        """Stop the turn as Ctrl-C does: the code reading it cancels it at its next step and
+        raises KeyboardInterrupt there; a turn already saved is read to its end. Safe to call
+        from a signal handler: it takes no lock."""
+        self._interrupted = True
+        self._events.put(("interrupt", None))
+
+    def _next_piece(self) -> str | None:
+        """The next piece of the reply; None once the turn is done; its error raised."""
+        while True:
+            if self._interrupted:
+                self._interrupted = False
+                if self.cancel():
+                    raise KeyboardInterrupt
+            try:
+                # Wake up now and then: a Ctrl-C that the kernel gave to another thread runs
+                # its handler only when this thread next runs Python code.
+                kind, value = self._events.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                continue
+            if kind == "error":
+                raise value
+            if kind == "piece":
+                return cast(str, value)
+            if kind == "done":
+                return None
 
     def __iter__(self) -> Iterator[str]:
+        with self._ctrl_c_interrupts():
+            try:
+                while (piece := self._next_piece()) is not None:
+                    yield piece
+            except BaseException:
+                self.cancel()
+                raise
+
+    @contextmanager
+    def _ctrl_c_interrupts(self) -> Iterator[None]:
+        """While the main thread reads this turn, Ctrl-C stops it through `interrupt`, so that
+        KeyboardInterrupt is raised where the turn can be rolled back whole, never halfway
+        through a rollback or a lock. Only where SIGINT has Python's default handler, as
+        `asyncio.run` does; once the turn has ended, Ctrl-C is Python's again."""
+        if (
+            threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        ):
+            yield
+            return
+
+        def on_ctrl_c(signum: int, frame: Any) -> None:
+            if self.fence.ended:
+                signal.default_int_handler(signum, frame)
+            self.interrupt()
+
+        signal.signal(signal.SIGINT, on_ctrl_c)
         try:
-            while True:
-                try:
-                    event = self._events.get(timeout=POLL_SECONDS)
-                except queue.Empty:
-                    continue  # wake up now and then, so that Ctrl-C is seen at once
-                if (piece := self._piece(*event)) is None:
-                    return
-                yield piece
-        except BaseException:
-            self.cancel()
-            raise
+            yield
+        finally:
+            if (
+                threading.current_thread() is threading.main_thread()
+                and signal.getsignal(signal.SIGINT) is on_ctrl_c
+            ):
+                signal.signal(signal.SIGINT, signal.default_int_handler)
 
     async def __aiter__(self) -> AsyncIterator[str]:
         """The same, for an event loop: a task cancelled mid-reply (a client that hung up)
@@ -243,13 +293,18 @@ class Turn:
         try:
             while True:
                 try:
-                    event = self._events.get_nowait()
+                    kind, value = self._events.get_nowait()
                 except queue.Empty:
                     await asyncio.sleep(ASYNC_POLL_SECONDS)
                     continue
-                if (piece := self._piece(*event)) is None:
+                if kind == "error":
+                    raise value
+                if kind == "done":
                     return
-                yield piece
+                if kind == "piece":
+                    yield value
+                elif kind == "interrupt" and self.cancel():
+                    raise KeyboardInterrupt
         except BaseException:
             self.cancel()
             raise

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import secrets
+import signal
 import stat
 import sys
 import tempfile
@@ -29,7 +30,7 @@ from memoria.terminal import safe, safe_line
 if TYPE_CHECKING:
     from langchain_core.messages import BaseMessage
 
-    from memoria.agent import Memoria
+    from memoria.agent import Memoria, Turn
     from memoria.state import State
 
 EXIT_ERROR = 1
@@ -190,6 +191,57 @@ def loading() -> Iterator[None]:
     finally:
         gc.freeze()
         gc.enable()
+
+
+class CtrlC:
+    """Where Ctrl-C goes while a command runs turns. Python's default handler raises
+    KeyboardInterrupt wherever the main thread happens to be, halfway through a rollback or a
+    lock included, and a burst of Ctrl-C does so several times. Installed instead, this one
+    sends Ctrl-C to the running turn, which stops where it can be rolled back whole
+    (`Turn.interrupt`); raises KeyboardInterrupt only inside `raising()` (a prompt, a command);
+    and otherwise keeps it for the turn about to start, which it stops. It stays installed until
+    the process ends: putting Python's handler back would hand it a Ctrl-C still in flight."""
+
+    def __init__(self) -> None:
+        self.turn: Turn | None = None
+        self.raises = False
+        self.pending = False
+
+    @classmethod
+    def install(cls) -> CtrlC:
+        handler = cls()
+        signal.signal(signal.SIGINT, handler)
+        return handler
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.turn is not None:
+            self.turn.interrupt()
+        elif self.raises:
+            raise KeyboardInterrupt
+        else:
+            self.pending = True
+
+    @contextlib.contextmanager
+    def raising(self) -> Iterator[None]:
+        self.raises = True
+        try:
+            yield
+        finally:
+            self.raises = False
+
+    def start(self, agent: Memoria, thread_id: str, text: str, **options: Any) -> Turn:
+        """`agent.start`, with a Ctrl-C pressed while it waits for the thread stopping the turn
+        as soon as it has begun."""
+        self.pending = False
+        turn = agent.start(thread_id, text, **options)
+        self.turn = turn
+        if self.pending:
+            turn.interrupt()
+        return turn
+
+    def done(self) -> None:
+        """The turn is over: Ctrl-C goes back to waiting for the next one."""
+        self.turn = None
 
 
 def open_conversation(
@@ -360,8 +412,17 @@ def ask(text: str, verbose: bool, as_json: bool, **conversation: Any) -> None:
     agent, thread_id = open_conversation(**conversation)
     with agent:
         click.echo(f"memoria: thread {thread_id}", err=True)
+        ctrl_c = CtrlC.install()
+        turn = ctrl_c.start(agent, thread_id, text, streaming=not as_json)
         if as_json:
-            reply = agent.send(thread_id, text)
+            reply = turn.wait()
+        else:
+            on_terminal = sys.stdout.isatty()
+            for piece in turn:
+                click.echo(safe(piece) if on_terminal else piece, nl=False)
+            click.echo()
+        ctrl_c.done()
+        if as_json:
             report = agent.state(thread_id).report
             click.echo(
                 json.dumps(
@@ -377,11 +438,6 @@ def ask(text: str, verbose: bool, as_json: bool, **conversation: Any) -> None:
                     ensure_ascii=False,
                 )
             )
-        else:
-            on_terminal = sys.stdout.isatty()
-            for piece in agent.stream(thread_id, text):
-                click.echo(safe(piece) if on_terminal else piece, nl=False)
-            click.echo()
         if verbose:
             for line in memory_lines(agent.state(thread_id)):
                 click.echo(line, err=True)
@@ -400,6 +456,7 @@ class ChatSession:
             self.on_terminal and os.environ.get("TERM") != "dumb" and not os.environ.get("NO_COLOR")
         )
         self.history_file: Path | None = None
+        self.ctrl_c = CtrlC()
         self.commands: dict[str, Callable[[str], None]] = {
             "/history": self.history,
             "/summary": self.summary,
@@ -424,6 +481,7 @@ class ChatSession:
 
     def run(self) -> None:
         self.switch_history()
+        self.ctrl_c = CtrlC.install()
         try:
             while (text := self.read()) is not None:
                 command = text.strip()
@@ -450,7 +508,8 @@ class ChatSession:
         from memoria.errors import describe_error
 
         try:
-            action()
+            with self.ctrl_c.raising():
+                action()
         except KeyboardInterrupt:
             click.echo(err=True)
         except Exception as exc:
@@ -459,7 +518,10 @@ class ChatSession:
     def read(self) -> str | None:
         while True:
             try:
-                line = input(self.style("you> ", fg="green", bold=True) if self.interactive else "")
+                with self.ctrl_c.raising():
+                    line = input(
+                        self.style("you> ", fg="green", bold=True) if self.interactive else ""
+                    )
             except EOFError:
                 if self.interactive:
                     click.echo(err=True)
@@ -481,7 +543,7 @@ class ChatSession:
         if self.on_terminal:
             click.echo(self.style("memoria> ", fg="cyan", bold=True), nl=False)
         try:
-            for piece in self.agent.stream(self.thread_id, text):
+            for piece in self.ctrl_c.start(self.agent, self.thread_id, text):
                 click.echo(safe(piece) if self.on_terminal else piece, nl=False)
             click.echo()
         except KeyboardInterrupt:
@@ -497,6 +559,8 @@ class ChatSession:
                 err=True,
             )
             return
+        finally:
+            self.ctrl_c.done()
         if self.verbose:
             for line in memory_lines(self.agent.state(self.thread_id)):
                 click.echo(self.style(line, dim=True), err=True)
