@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from memoria.fence import pausing
 from memoria.presets import LANGUAGES, PRESETS
 from memoria.terminal import safe, safe_line
 
@@ -198,9 +199,10 @@ class CtrlC:
     KeyboardInterrupt wherever the main thread happens to be, halfway through a rollback or a
     lock included, and a burst of Ctrl-C does so several times. Installed instead, this one
     sends Ctrl-C to the running turn, which stops where it can be rolled back whole
-    (`Turn.interrupt`); raises KeyboardInterrupt only inside `raising()` (a prompt, a command);
-    and otherwise keeps it for the turn about to start, which it stops. It stays installed until
-    the process ends: putting Python's handler back would hand it a Ctrl-C still in flight."""
+    (`Turn.interrupt`); raises KeyboardInterrupt only inside `raising()` (a prompt, a command) and
+    in a wait for a busy thread (`fence.pause`); and otherwise keeps it for the turn about to
+    start, which it stops. It stays installed until the process ends: putting Python's handler
+    back would hand it a Ctrl-C still in flight."""
 
     def __init__(self) -> None:
         self.turn: Turn | None = None
@@ -216,7 +218,7 @@ class CtrlC:
     def __call__(self, signum: int, frame: Any) -> None:
         if self.turn is not None:
             self.turn.interrupt()
-        elif self.raises:
+        elif self.raises or pausing():
             raise KeyboardInterrupt
         else:
             self.pending = True
@@ -230,8 +232,8 @@ class CtrlC:
             self.raises = False
 
     def start(self, agent: Memoria, thread_id: str, text: str, **options: Any) -> Turn:
-        """`agent.start`, with a Ctrl-C pressed while it waits for the thread stopping the turn
-        as soon as it has begun."""
+        """`agent.start`. A Ctrl-C while it waits for a thread busy elsewhere ends the wait
+        (KeyboardInterrupt); one while it sets the turn up stops the turn as soon as it begins."""
         self.pending = False
         turn = agent.start(thread_id, text, **options)
         self.turn = turn
@@ -240,8 +242,11 @@ class CtrlC:
         return turn
 
     def done(self) -> None:
-        """The turn is over: Ctrl-C goes back to waiting for the next one."""
-        self.turn = None
+        """The turn is over (cancelled, if whatever stopped reading it did not end it): Ctrl-C
+        goes back to waiting for the next one."""
+        if self.turn is not None:
+            self.turn.cancel()  # a no-op once the turn has ended
+            self.turn = None
 
 
 def open_conversation(
@@ -414,14 +419,16 @@ def ask(text: str, verbose: bool, as_json: bool, **conversation: Any) -> None:
         click.echo(f"memoria: thread {thread_id}", err=True)
         ctrl_c = CtrlC.install()
         turn = ctrl_c.start(agent, thread_id, text, streaming=not as_json)
-        if as_json:
-            reply = turn.wait()
-        else:
-            on_terminal = sys.stdout.isatty()
-            for piece in turn:
-                click.echo(safe(piece) if on_terminal else piece, nl=False)
-            click.echo()
-        ctrl_c.done()
+        try:
+            if as_json:
+                reply = turn.wait()
+            else:
+                on_terminal = sys.stdout.isatty()
+                for piece in turn:
+                    click.echo(safe(piece) if on_terminal else piece, nl=False)
+                click.echo()
+        finally:
+            ctrl_c.done()
         if as_json:
             report = agent.state(thread_id).report
             click.echo(
@@ -1056,9 +1063,14 @@ def run() -> None:
     except KeyboardInterrupt:
         code = say("interrupted", EXIT_INTERRUPTED)
     gc.unfreeze()  # so that the interpreter's last collection finalises them while it can
-    if any(t.name.startswith("memoria-turn") and t.is_alive() for t in threading.enumerate()):
+    # After Ctrl-C, or with a cancelled turn's model call still running, leave without the
+    # interpreter's tear-down (a few tenths of a second with LangGraph loaded): what matters is
+    # written or rolled back already, and a database survives even SIGKILL at any point.
+    if code == EXIT_INTERRUPTED or any(
+        t.name.startswith("memoria-turn") and t.is_alive() for t in threading.enumerate()
+    ):
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):
                 stream.flush()
-        os._exit(code)  # everything that matters is written and rolled back already
+        os._exit(code)
     sys.exit(code)

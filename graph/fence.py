@@ -11,6 +11,7 @@ happened before the rollback (and the rollback removes it), or it sees the cance
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,3 +43,22 @@ def fenced(config: Mapping[str, Any] | None) -> Iterator[None]:
         if fence.cancelled:
             raise TurnCancelled("the turn was cancelled")
         yield
+
+
+_pausing = threading.local()
+
+
+def pause(seconds: float) -> None:
+    """Sleep between two tries for a lock. Nothing is taken or half-written across it, so a Ctrl-C
+    handler may raise KeyboardInterrupt here (it asks `pausing`): a turn waiting for a thread that
+    is busy elsewhere can be given up at once."""
+    _pausing.active = True
+    try:
+        time.sleep(seconds)
+    finally:
+        _pausing.active = False
+
+
+def pausing() -> bool:
+    """Whether this thread is inside `pause`."""
+    return getattr(_pausing, "active", False)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memoria.errors import ThreadBusyError, busy_thread
+from memoria.fence import pause
 
 LOCK_BASE = 2**40
 """Far past SQLite's lock bytes at 0x40000000: the two never meet."""
@@ -105,14 +106,17 @@ class FileThreadLocks:
     @contextmanager
     def _held(self, name: str, offset: int, timeout: float, busy: str) -> Iterator[None]:
         local = self._local(name)
-        if not local.acquire(timeout=max(0.0, timeout)):
-            raise ThreadBusyError(busy)
+        deadline = time.monotonic() + timeout
+        # Polled, not a blocking acquire, so that Ctrl-C can end the wait between two tries.
+        while not local.acquire(blocking=False):
+            if time.monotonic() >= deadline:
+                raise ThreadBusyError(busy)
+            pause(POLL_SECONDS)
         try:
-            deadline = time.monotonic() + timeout
             while not _try_lock(self._shared.fd, offset):
                 if time.monotonic() >= deadline:
                     raise ThreadBusyError(busy)
-                time.sleep(POLL_SECONDS)
+                pause(POLL_SECONDS)
             try:
                 yield
             finally:

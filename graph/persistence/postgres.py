@@ -25,6 +25,7 @@ from psycopg.rows import tuple_row
 
 from memoria.analysis import ANALYZER_VERSION, analyzer
 from memoria.errors import ThreadBusyError, busy_thread, first_line
+from memoria.fence import pause
 from memoria.persistence.base import (
     SCHEMA_VERSION,
     AsyncOnThreads,
@@ -495,7 +496,7 @@ class AdvisoryThreadLocks:
             ]:
                 if time.monotonic() >= deadline:
                     raise ThreadBusyError(busy)
-                time.sleep(POLL_SECONDS)
+                pause(POLL_SECONDS)
             try:
                 yield
             finally:

@@ -806,6 +806,44 @@ def test_three_quick_ctrl_c_in_chat_print_no_traceback(memoria, tmp_path):
     assert shown_messages(document) == exchange(*answered)
 
 
+@pytest.mark.parametrize("command", ["ask", "chat"])
+def test_ctrl_c_ends_the_wait_for_a_busy_thread_at_once(memoria, spawn, tmp_path, command):
+    """A turn waiting (up to a minute) for a thread that a turn in another process holds: Ctrl-C
+    gives the wait up within half a second, with the usual notice, and the other turn goes on
+    and is saved."""
+    db = str(tmp_path / "b.sqlite")
+    seed(db, "t", "antes")
+    long_text = words(20, "w")
+    holder = spawn("ask", long_text, "--model", "echo:1", "--thread", "t", "--db", db)
+    holder.wait_for("w0", name="out")  # it holds the thread now, for some 20 s
+    env = user_env(tmp_path, MEMORIA_LOCK_TIMEOUT="60")
+    if command == "ask":
+        waiter = spawn("ask", "otra", "--model", "echo", "--thread", "t", "--db", db, env=env)
+        waiter.wait_for("memoria: thread t")
+        time.sleep(1.0)
+        assert waiter.ended_at is None, waiter.err
+        check_interrupted_ask(waiter, interrupt(waiter))
+    else:
+        child, log = spawn_chat(tmp_path, "--model", "echo", "--db", db, "--thread", "t", env=env)
+        try:
+            child.expect_exact(PROMPT)
+            child.sendline("otra")
+            child.expect_exact("memoria> ")
+            time.sleep(1.0)
+            sent = time.monotonic()
+            child.sendintr()
+            child.expect_exact("[interrupted", timeout=5)
+            took = time.monotonic() - sent
+            child.expect_exact(PROMPT)
+            close_chat(child)
+        finally:
+            child.close(force=True)
+        assert "busy" not in log.getvalue(), log.getvalue()
+        assert took < INTERRUPT_LIMIT, f"[interrupted] came {took:.2f} s after Ctrl-C"
+    assert holder.finish() == 0, holder.err
+    assert shown_messages(shown(memoria, "t", db)) == exchange("antes", long_text)
+
+
 def test_an_interrupted_turn_prints_nothing_into_the_next_reply(tmp_path):
     db = str(tmp_path / "c.sqlite")
     child, log = spawn_chat(tmp_path, "--model", "echo:1", "--db", db, "--thread", "c")
