@@ -6,6 +6,9 @@ may still be inside a model call that returns later. The fence, passed to the gr
 config, is checked under its lock by every write the worker makes (the transcript archive and the
 checkpointer's `put` and `put_writes`), and cancelling takes the same lock: so either a write
 happened before the rollback (and the rollback removes it), or it sees the cancellation and stops.
+
+`pause` is the other side of cancelling: the one place, in a wait for a thread's lock, where a
+Ctrl-C may raise KeyboardInterrupt without leaving anything half done.
 """
 
 from __future__ import annotations
