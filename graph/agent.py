@@ -230,25 +230,31 @@ class Turn:
         self._interrupted = True
         self._events.put(("interrupt", None))
 
+    def _stop_if_interrupted(self) -> None:
+        """After `interrupt`: cancel the turn and raise KeyboardInterrupt, unless it has ended."""
+        if self._interrupted:
+            self._interrupted = False
+            if self.cancel():
+                raise KeyboardInterrupt
+
+    def _piece(self, kind: str, value: Any) -> str | None:
+        """The reply piece an event carries; None once the turn is done; its error raised."""
+        if kind == "error":
+            raise value
+        return cast(str, value) if kind == "piece" else None
+
     def _next_piece(self) -> str | None:
         """The next piece of the reply; None once the turn is done; its error raised."""
         while True:
-            if self._interrupted:
-                self._interrupted = False
-                if self.cancel():
-                    raise KeyboardInterrupt
+            self._stop_if_interrupted()
             try:
                 # Wake up now and then: a Ctrl-C that the kernel gave to another thread runs
                 # its handler only when this thread next runs Python code.
                 kind, value = self._events.get(timeout=POLL_SECONDS)
             except queue.Empty:
                 continue
-            if kind == "error":
-                raise value
-            if kind == "piece":
-                return cast(str, value)
-            if kind == "done":
-                return None
+            if kind != "interrupt":  # that one only wakes the reader up
+                return self._piece(kind, value)
 
     def __iter__(self) -> Iterator[str]:
         with self._ctrl_c_interrupts():
@@ -292,19 +298,17 @@ class Turn:
         cancels the turn."""
         try:
             while True:
+                self._stop_if_interrupted()
                 try:
                     kind, value = self._events.get_nowait()
                 except queue.Empty:
                     await asyncio.sleep(ASYNC_POLL_SECONDS)
                     continue
-                if kind == "error":
-                    raise value
-                if kind == "done":
+                if kind == "interrupt":
+                    continue
+                if (piece := self._piece(kind, value)) is None:
                     return
-                if kind == "piece":
-                    yield value
-                elif kind == "interrupt" and self.cancel():
-                    raise KeyboardInterrupt
+                yield piece
         except BaseException:
             self.cancel()
             raise

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from memoria.fence import pausing
 from memoria.presets import LANGUAGES, PRESETS
 from memoria.terminal import safe, safe_line
 
@@ -216,6 +215,8 @@ class CtrlC:
         return handler
 
     def __call__(self, signum: int, frame: Any) -> None:
+        from memoria.fence import pausing  # not at the top: `--help` stays without it
+
         if self.turn is not None:
             self.turn.interrupt()
         elif self.raises or pausing():

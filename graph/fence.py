@@ -8,17 +8,20 @@ checkpointer's `put` and `put_writes`), and cancelling takes the same lock: so e
 happened before the rollback (and the rollback removes it), or it sees the cancellation and stops.
 
 `pause` is the other side of cancelling: the one place, in a wait for a thread's lock, where a
-Ctrl-C may raise KeyboardInterrupt without leaving anything half done.
+Ctrl-C may raise KeyboardInterrupt without leaving anything half done. Every lock wait goes
+through it by way of `wait_for`.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from memoria.errors import ThreadBusyError
 
 FENCE_KEY = "__memoria_fence"
 """Configurable key of a turn's fence; the double underscore keeps it out of checkpoint metadata."""
@@ -48,6 +51,9 @@ def fenced(config: Mapping[str, Any] | None) -> Iterator[None]:
         yield
 
 
+LOCK_POLL_SECONDS = 0.02
+"""Between two tries for a lock that another turn holds."""
+
 _pausing = threading.local()
 
 
@@ -65,3 +71,12 @@ def pause(seconds: float) -> None:
 def pausing() -> bool:
     """Whether this thread is inside `pause`."""
     return getattr(_pausing, "active", False)
+
+
+def wait_for(attempt: Callable[[], bool], deadline: float, busy: str) -> None:
+    """Try `attempt` (a non-blocking lock) until it succeeds, pausing between tries; after
+    `deadline` (a `time.monotonic()` value), ThreadBusyError with the message `busy`."""
+    while not attempt():
+        if time.monotonic() >= deadline:
+            raise ThreadBusyError(busy)
+        pause(LOCK_POLL_SECONDS)

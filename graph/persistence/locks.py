@@ -29,14 +29,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from memoria.errors import ThreadBusyError, busy_thread
-from memoria.fence import pause
+from memoria.errors import busy_thread
+from memoria.fence import wait_for
 
 LOCK_BASE = 2**40
 """Far past SQLite's lock bytes at 0x40000000: the two never meet."""
 SETUP_OFFSET = LOCK_BASE
 THREAD_OFFSET = LOCK_BASE + 1
-POLL_SECONDS = 0.02
 HAS_OFD = sys.platform.startswith("linux") and hasattr(fcntl, "F_OFD_SETLK")
 
 
@@ -108,15 +107,9 @@ class FileThreadLocks:
         local = self._local(name)
         deadline = time.monotonic() + timeout
         # Polled, not a blocking acquire, so that Ctrl-C can end the wait between two tries.
-        while not local.acquire(blocking=False):
-            if time.monotonic() >= deadline:
-                raise ThreadBusyError(busy)
-            pause(POLL_SECONDS)
+        wait_for(lambda: local.acquire(blocking=False), deadline, busy)
         try:
-            while not _try_lock(self._shared.fd, offset):
-                if time.monotonic() >= deadline:
-                    raise ThreadBusyError(busy)
-                pause(POLL_SECONDS)
+            wait_for(lambda: _try_lock(self._shared.fd, offset), deadline, busy)
             try:
                 yield
             finally:

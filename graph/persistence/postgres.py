@@ -24,8 +24,8 @@ from langchain_core.runnables import RunnableConfig
 from psycopg.rows import tuple_row
 
 from memoria.analysis import ANALYZER_VERSION, analyzer
-from memoria.errors import ThreadBusyError, busy_thread, first_line
-from memoria.fence import pause
+from memoria.errors import busy_thread, first_line
+from memoria.fence import wait_for
 from memoria.persistence.base import (
     SCHEMA_VERSION,
     AsyncOnThreads,
@@ -53,7 +53,6 @@ from memoria.transcript import (
     unpack_summary,
 )
 
-POLL_SECONDS = 0.02
 STATISTICS_SECONDS = 60.0
 """How long the term statistics (pg_stats) are reused before they are read again."""
 SETUP_LOCK_KEY = 0x6D656D6F726961  # "memoria": serialises schema setup across servers
@@ -491,12 +490,13 @@ class AdvisoryThreadLocks:
     def _held(self, key: int, timeout: float, busy: str) -> Iterator[None]:
         deadline = time.monotonic() + timeout
         with self.pool.connection() as conn:
-            while not conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,)).fetchone()[
-                "ok"
-            ]:
-                if time.monotonic() >= deadline:
-                    raise ThreadBusyError(busy)
-                pause(POLL_SECONDS)
+
+            def try_lock() -> bool:
+                return conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,)).fetchone()[
+                    "ok"
+                ]
+
+            wait_for(try_lock, deadline, busy)
             try:
                 yield
             finally:
