@@ -21,7 +21,7 @@ import queue
 import signal
 import threading
 import unicodedata
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
@@ -30,9 +30,11 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
 
 from memoria.context import Context
+from memoria.events import ToolCall, ToolResult, TurnEvent, tool_events
 from memoria.fence import FENCE_KEY, Fence, TurnCancelled
 from memoria.graph import MemoryGraph, build_graph
 from memoria.legacy import load_legacy_memory
@@ -44,6 +46,7 @@ from memoria.recall import Recalled
 from memoria.state import State
 from memoria.summaries import Summariser
 from memoria.threads import ThreadExport, vet_settings
+from memoria.tools import ToolLike, as_tools
 from memoria.transcript import ArchivedTurn, SearchHit, now_iso
 
 MAX_THREAD_ID = 128
@@ -119,22 +122,33 @@ logging.getLogger("langchain_core.callbacks.manager").addFilter(_QuietCancellati
 
 
 class _StopOnCancel(BaseCallbackHandler):
-    """Stops a streaming model call at its next token once the turn is cancelled."""
+    """Once the turn is cancelled, stops a streaming model call at its next token, and a tool
+    loop before its next model call or tool: an abandoned turn does nothing more."""
 
     raise_error = True
 
     def __init__(self, fence: Fence) -> None:
         self.fence = fence
 
-    def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
+    def _stop_if_cancelled(self) -> None:
         if self.fence.cancelled:
             raise TurnCancelled("the turn was cancelled")
 
+    def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
+        self._stop_if_cancelled()
+
+    def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+        self._stop_if_cancelled()
+
+    def on_tool_start(self, serialized: Any, input_str: str, **kwargs: Any) -> None:
+        self._stop_if_cancelled()
+
 
 class Turn:
-    """One running turn. Iterate it for the reply's text as the model produces it; `cancel()`
-    (from any thread) ends it at once with the thread as it was; `interrupt()` (from a signal
-    handler) has its reader do so; `reply` is the whole reply."""
+    """One running turn. Iterate it for the reply's text as the model produces it (`events()` adds
+    each tool call and result); `cancel()` (from any thread) ends it at once with the thread as it
+    was; `interrupt()` (from a signal handler) has its reader do so; `reply` is the whole reply,
+    `tool_calls` the calls the model made, each with its result."""
 
     def __init__(
         self, agent: Memoria, thread_id: str, text: str, *, streaming: bool = True
@@ -143,6 +157,7 @@ class Turn:
         self.thread_id = thread_id
         self.streaming = streaming
         self.reply: AIMessage | None = None
+        self.tool_calls: list[tuple[ToolCall, ToolResult | None]] = []
         self.fence = Fence()
         # A SimpleQueue, because `interrupt` puts into it from a signal handler: its `put` is
         # reentrant, where Queue's would deadlock on its own lock.
@@ -181,8 +196,12 @@ class Turn:
                     chunk, metadata = cast(tuple[Any, dict[str, Any]], event)
                     if piece := reply_piece(chunk, metadata):
                         self._events.put(("piece", piece))
-                elif isinstance(event, dict) and "model" in event:
-                    self.reply = event["model"]["messages"][-1]
+                elif isinstance(event, dict):
+                    if "model" in event:
+                        self.reply = event["model"]["messages"][-1]
+                    for tool_event in tool_events(event):
+                        self._record(tool_event)
+                        self._events.put(("piece", tool_event))
         except BaseException as exc:
             with self.fence.lock:
                 if not self.fence.cancelled and not self.fence.ended:
@@ -199,6 +218,14 @@ class Turn:
                 finally:
                     self._held.close()
         self._events.put(("done", None))
+
+    def _record(self, event: ToolCall | ToolResult) -> None:
+        if isinstance(event, ToolCall):
+            self.tool_calls.append((event, None))
+            return
+        for index, (call, result) in enumerate(self.tool_calls):
+            if call.id == event.id and result is None:
+                self.tool_calls[index] = (call, event)
 
     def _rollback(self) -> None:
         """Discard what the turn wrote: checkpoints after the one it started from, and its turn."""
@@ -237,14 +264,16 @@ class Turn:
             if self.cancel():
                 raise KeyboardInterrupt
 
-    def _piece(self, kind: str, value: Any) -> str | None:
-        """The reply piece an event carries; None once the turn is done; its error raised."""
+    def _piece(self, kind: str, value: Any) -> TurnEvent | None:
+        """The reply piece or tool event an event carries; None once the turn is done; its error
+        raised."""
         if kind == "error":
             raise value
-        return cast(str, value) if kind == "piece" else None
+        return cast(TurnEvent, value) if kind == "piece" else None
 
-    def _next_piece(self) -> str | None:
-        """The next piece of the reply; None once the turn is done; its error raised."""
+    def _next_piece(self) -> TurnEvent | None:
+        """The next piece of the reply or tool event; None once the turn is done; its error
+        raised."""
         while True:
             self._stop_if_interrupted()
             try:
@@ -257,6 +286,14 @@ class Turn:
                 return self._piece(kind, value)
 
     def __iter__(self) -> Iterator[str]:
+        """The reply's text, piece by piece."""
+        for event in self.events():
+            if isinstance(event, str):
+                yield event
+
+    def events(self) -> Iterator[TurnEvent]:
+        """The reply's text pieces (`str`), with a `ToolCall` as the model asks for each tool and
+        a `ToolResult` once it has run."""
         with self._ctrl_c_interrupts():
             try:
                 while (piece := self._next_piece()) is not None:
@@ -296,6 +333,12 @@ class Turn:
     async def __aiter__(self) -> AsyncIterator[str]:
         """The same, for an event loop: a task cancelled mid-reply (a client that hung up)
         cancels the turn."""
+        async for event in self.aevents():
+            if isinstance(event, str):
+                yield event
+
+    async def aevents(self) -> AsyncIterator[TurnEvent]:
+        """`events()` for an event loop; a task cancelled mid-reply cancels the turn."""
         try:
             while True:
                 self._stop_if_interrupted()
@@ -348,6 +391,7 @@ class Memoria:
         context: Context | None = None,
         model: BaseChatModel | None = None,
         summary_model: BaseChatModel | Summariser | str | None = None,
+        tools: Sequence[ToolLike] = (),
         load_models: bool = True,
         read_only: bool = False,
         init_db: bool = False,
@@ -355,6 +399,9 @@ class Memoria:
     ) -> None:
         self.context = context or Context()
         self._model, self._summary_model = model, summary_model
+        self.tools = as_tools(tools)
+        self.offered_tools: list[BaseTool] = []
+        """The tools the context's model is offered (`load_models` finds them)."""
         self.lock_timeout = _lock_timeout(lock_timeout)
         self._resources = ExitStack()
         self.database = self._resources.enter_context(
@@ -374,18 +421,20 @@ class Memoria:
     def _build(self, checkpointer: Any) -> MemoryGraph:
         return build_graph(
             self._model,
+            tools=self.tools,
             summary_model=self._summary_model,
             checkpointer=checkpointer,
             transcript=self.archive,
         )
 
     def load_models(self) -> None:
-        """Load the context's models now, so that a bad spec or a missing key fails before any
-        turn is typed. Thread administration skips it: it needs no model."""
+        """Load the context's models now, so that a bad spec, a missing key or tools the model
+        cannot call fail before any turn is typed. Thread administration skips it: it needs no
+        model."""
         from memoria.nodes import Parts
 
-        parts = Parts(chat=self._model)
-        parts.chat_model(self.context)
+        parts = Parts(chat=self._model, tools=tuple(self.tools)).with_memory_tool()
+        self.offered_tools = parts.offered_tools(self.context, parts.chat_model(self.context))
         if self._summary_model is None:
             parts.summariser_for(self.context)
 

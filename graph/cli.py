@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from memoria.presets import LANGUAGES, PRESETS
+from memoria.presets import LANGUAGES, MEMORY_TOOL_MODES, PRESETS
 from memoria.terminal import safe, safe_line
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 TITLE_WIDTH = 60
+TOOL_LINE_WIDTH = 160
 MARK_ON, MARK_OFF = "\ue000", "\ue001"
 NO_MARKS = {ord(MARK_ON): "\ufffd", ord(MARK_OFF): "\ufffd"}
 ADJECTIVES = ("amber", "brave", "calm", "clever", "eager", "gentle", "golden", "lucky", "merry")
@@ -170,6 +171,24 @@ def conversation_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Language of a new thread for search (default: detected).",
         ),
         click.option("--system", "system_prompt", help="System prompt."),
+        click.option(
+            "--tools",
+            "tool_references",
+            multiple=True,
+            metavar="MODULE:NAME",
+            help="Tools for the model: a tool, a function or a list of them in an importable "
+            "module (repeatable).",
+        ),
+        click.option(
+            "--memory-tool",
+            type=click.Choice(MEMORY_TOOL_MODES),
+            help="The search_conversation tool (default auto: on when the model can call tools).",
+        ),
+        click.option(
+            "--max-tool-rounds",
+            type=click.IntRange(1, 100),
+            help="Most model calls in one turn (default 10).",
+        ),
         db_option,
         init_option,
         click.option("-v", "--verbose", is_flag=True, help="Show the memory at work on stderr."),
@@ -256,12 +275,15 @@ def open_conversation(
     model: str | None,
     db: str | None,
     init_db: bool,
+    tool_references: tuple[str, ...] = (),
     **settings: Any,
 ) -> tuple[Memoria, str]:
-    """The agent and thread that `chat` and `ask` options describe; `settings` fill `Context`."""
+    """The agent and thread that `chat` and `ask` options describe; `settings` fill `Context`.
+    Tools come from `--tools` only, never from the thread's saved settings."""
     with loading():
         from memoria.agent import Memoria, validate_thread_id
         from memoria.context import Context
+        from memoria.tools import load_tools
 
     if thread_id is not None and continue_:
         raise CliError("use either --thread or --continue, not both")
@@ -274,7 +296,10 @@ def open_conversation(
         from memoria.models import load_chat_model
 
         load_chat_model(model)
-    agent = Memoria(db=db, context=Context(**explicit), load_models=False, init_db=init_db)
+    tools = [tool for reference in tool_references for tool in load_tools(reference)]
+    agent = Memoria(
+        db=db, context=Context(**explicit), tools=tools, load_models=False, init_db=init_db
+    )
     try:
         if continue_:
             thread_id = agent.latest_thread()
@@ -424,10 +449,7 @@ def ask(text: str, verbose: bool, as_json: bool, **conversation: Any) -> None:
             if as_json:
                 reply = turn.wait()
             else:
-                on_terminal = sys.stdout.isatty()
-                for piece in turn:
-                    click.echo(safe(piece) if on_terminal else piece, nl=False)
-                click.echo()
+                show_reply(turn, sys.stdout.isatty(), verbose)
         finally:
             ctrl_c.done()
         if as_json:
@@ -442,6 +464,14 @@ def ask(text: str, verbose: bool, as_json: bool, **conversation: Any) -> None:
                         "usage": report.get("usage", {}),
                         "prompt_tokens_estimate": report.get("prompt_tokens_estimate"),
                         "recalled": report.get("recall", {}).get("turns", []),
+                        "tool_calls": [
+                            {
+                                **call.as_dict(),
+                                "result": result.content if result else None,
+                                "error": result.error if result else None,
+                            }
+                            for call, result in turn.tool_calls
+                        ],
                     },
                     ensure_ascii=False,
                 )
@@ -449,6 +479,42 @@ def ask(text: str, verbose: bool, as_json: bool, **conversation: Any) -> None:
         if verbose:
             for line in memory_lines(agent.state(thread_id)):
                 click.echo(line, err=True)
+
+
+def show_reply(turn: Turn, on_terminal: bool, verbose: bool, dim: bool = False) -> None:
+    """The reply on stdout as it streams; each tool call, with its result, on a line of its own
+    on stderr (cut to one line unless `verbose`; dimmed in a styled chat)."""
+    from memoria.events import ToolResult
+
+    calls: dict[str, Any] = {}
+    mid_line = False
+    for event in turn.events():
+        if isinstance(event, str):
+            click.echo(safe(event) if on_terminal else event, nl=False)
+            mid_line = not event.endswith("\n")
+            continue
+        if not isinstance(event, ToolResult):
+            calls[event.id] = event
+            continue
+        if mid_line:
+            click.echo()
+            mid_line = False
+        line = tool_line(calls.get(event.id), event, verbose)
+        click.echo(click.style(line, dim=True) if dim else line, err=True)
+    click.echo()
+
+
+def tool_line(call: Any, result: Any, full: bool) -> str:
+    """`[tool] weather(city="Lima") → Sunny, 24 °C` (the result cut to one line unless `full`)."""
+    args = ", ".join(
+        f"{key}={json.dumps(value, ensure_ascii=False)}"
+        for key, value in (call.args if call else {}).items()
+    )
+    outcome = "failed: " if result.error else ""
+    text = f"[tool] {result.name}({args}) → {outcome}"
+    if full:
+        return safe(text + result.content)
+    return safe_line(text + " ".join(result.content.split()), TOOL_LINE_WIDTH)
 
 
 class ChatSession:
@@ -480,10 +546,12 @@ class ChatSession:
         context = self.agent.context
         resumed = "resumed" if self.agent.exists(self.thread_id) else "new"
         recall = f"recall {context.recall_budget} tokens" if context.recall_budget else "no recall"
+        tools = ", ".join(t.name for t in self.agent.offered_tools)
         click.echo(
             f"memoria · model {safe_line(context.model)} · memory {context.memory} "
-            f"(k={context.k}, max {context.max_tokens} tokens, {recall}) · thread "
-            f"{self.thread_id} ({resumed}) · db {safe_line(self.agent.db_path)} · /help",
+            f"(k={context.k}, max {context.max_tokens} tokens, {recall})"
+            + (f" · tools {safe_line(tools)}" if tools else "")
+            + f" · thread {self.thread_id} ({resumed}) · db {safe_line(self.agent.db_path)} · /help",
             err=True,
         )
 
@@ -551,9 +619,8 @@ class ChatSession:
         if self.on_terminal:
             click.echo(self.style("memoria> ", fg="cyan", bold=True), nl=False)
         try:
-            for piece in self.ctrl_c.start(self.agent, self.thread_id, text):
-                click.echo(safe(piece) if self.on_terminal else piece, nl=False)
-            click.echo()
+            turn = self.ctrl_c.start(self.agent, self.thread_id, text)
+            show_reply(turn, self.on_terminal, self.verbose, dim=self.styled)
         except KeyboardInterrupt:
             click.echo()
             click.echo("[interrupted: that turn was not saved; the thread is as it was]", err=True)
@@ -682,6 +749,8 @@ def memory_lines(state: State) -> list[str]:
     if report.get("summary_error"):
         error = safe_line(redact(report["summary_error"]), 160)
         parts.append(f"summary failed: {error} (turns kept verbatim, will retry)")
+    if (calls := report.get("model_calls", 1)) > 1:
+        parts.append(f"{calls} model calls (a tool loop)")
     parts.append(f"context ~{report.get('context_tokens', '?')} tokens")
     parts.append(f"prompt sent ~{report.get('prompt_tokens_estimate', '?')} tokens")
     usage = report.get("usage") or {}

@@ -18,7 +18,15 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from memoria.memory import MemoryPolicy
-from memoria.presets import LANGUAGES, PRESETS, RECALL_SHARE_BY_PRESET, Language, Preset
+from memoria.presets import (
+    LANGUAGES,
+    MEMORY_TOOL_MODES,
+    PRESETS,
+    RECALL_SHARE_BY_PRESET,
+    Language,
+    MemoryToolMode,
+    Preset,
+)
 from memoria.prompts import SYSTEM_PROMPT
 
 DEFAULT_GROQ_MODEL = "groq:llama-3.3-70b-versatile"
@@ -28,6 +36,9 @@ ENV_PREFIX = "MEMORIA_"
 MAX_TOKENS_LIMIT = 10_000_000
 MAX_K = 100_000
 MAX_SECONDS = 24 * 3600.0
+MAX_TOOL_ROUNDS = 100
+MEMORY_TOOL_SHARE = 0.4
+"""Where recall is off (buffer, window), one memory-tool search may take this share of max_tokens."""
 
 
 def default_model_spec() -> str:
@@ -116,6 +127,28 @@ class Context:
         default=SYSTEM_PROMPT,
         metadata={"description": "System prompt of the chat model."},
     )
+    memory_tool: MemoryToolMode = field(
+        default="auto",
+        metadata={
+            "description": "The search_conversation tool, with which the model searches the "
+            "thread's whole transcript itself: 'auto' (on when the chat model can call tools; "
+            "off for local and echo), 'on' or 'off'."
+        },
+    )
+    memory_tool_tokens: int | None = field(
+        default=None,
+        metadata={
+            "description": "Budget of one search_conversation result, in tokens. Empty: the "
+            "recall budget, or 40% of max_tokens where recall is off."
+        },
+    )
+    max_tool_rounds: int = field(
+        default=10,
+        metadata={
+            "description": "Most model calls in one turn; a turn whose model still calls tools "
+            "after that many ends with an error, the thread as it was."
+        },
+    )
 
     def __new__(cls, **given: Any) -> Context:
         context = super().__new__(cls)
@@ -151,6 +184,14 @@ class Context:
         _int_in("target_tokens", self.target_tokens, 0, MAX_TOKENS_LIMIT)
         _int_in("summary_max_tokens", self.summary_max_tokens, 1, MAX_TOKENS_LIMIT)
         _int_in("recall_turns", self.recall_turns, 0, 1000)
+        _int_in("max_tool_rounds", self.max_tool_rounds, 1, MAX_TOOL_ROUNDS)
+        if self.memory_tool_tokens is not None:
+            _int_in("memory_tool_tokens", self.memory_tool_tokens, 1, MAX_TOKENS_LIMIT)
+        if self.memory_tool not in MEMORY_TOOL_MODES:
+            raise ValueError(
+                f"memory_tool must be one of {', '.join(MEMORY_TOOL_MODES)}, "
+                f"not {self.memory_tool!r}"
+            )
         if self.recall_tokens is not None:
             _int_in("recall_tokens", self.recall_tokens, 0, MAX_TOKENS_LIMIT)
         if self.recall_budget and self.recall_budget >= self.max_tokens:
@@ -194,6 +235,13 @@ class Context:
         if self.recall_tokens is not None:
             return self.recall_tokens
         return int(self.max_tokens * RECALL_SHARE_BY_PRESET.get(self.memory, 0.0))
+
+    @property
+    def memory_tool_budget(self) -> int:
+        """Tokens one search_conversation result may take."""
+        if self.memory_tool_tokens is not None:
+            return self.memory_tool_tokens
+        return self.recall_budget or max(1, int(self.max_tokens * MEMORY_TOOL_SHARE))
 
     def policy(self) -> MemoryPolicy:
         recall = self.recall_budget

@@ -1,12 +1,13 @@
-"""Wiring: START -> trim -> [summarise ->] recall -> model -> END.
+"""Wiring: START -> trim -> [summarise ->] recall -> model -> [tools -> model ...] -> END.
 
 `graph` is the module-level compiled graph that `langgraph.json` points at (the LangGraph server brings
 its own checkpointer and store; the transcript lives in that store); `build_graph` makes one for
-embedding, with your own models, summariser, checkpointer and store or transcript.
+embedding, with your own models, summariser, tools, checkpointer and store or transcript.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -14,21 +15,36 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.prebuilt import ToolNode
 from langgraph.store.base import BaseStore
 
-from memoria.context import Context
-from memoria.nodes import Parts, call_model, recall, route_after_trim, summarise, trim
+from memoria.context import MAX_TOOL_ROUNDS, Context
+from memoria.nodes import (
+    Parts,
+    call_model,
+    recall,
+    route_after_model,
+    route_after_trim,
+    summarise,
+    trim,
+)
 from memoria.state import InputState, State
 from memoria.summaries import ExtractiveSummariser, ModelSummariser, Summariser
+from memoria.tools import ToolLike, as_tools, tool_error_text
 from memoria.transcript import Transcript
 
 MemoryGraph = CompiledStateGraph[State, Context, Any, Any]
 """The compiled graph (its input is a dict of messages, or an `InputState`)."""
 
+RECURSION_LIMIT = 2 * MAX_TOOL_ROUNDS + 8
+"""Graph steps a turn may take: trim, summarise and recall, then a model and a tools step per
+round. The bound a turn really has is `Context.max_tool_rounds`, which ends it with a clear error."""
+
 
 def build_graph(
     model: BaseChatModel | str | None = None,
     *,
+    tools: Sequence[ToolLike] = (),
     summary_model: BaseChatModel | str | Summariser | None = None,
     checkpointer: BaseCheckpointSaver | None = None,
     store: BaseStore | None = None,
@@ -39,26 +55,35 @@ def build_graph(
 
     `model` and `summary_model` (a chat model, a spec string, or for summaries any `Summariser`)
     take precedence over the run's `Context`; left as None, they are read from the context at run
-    time. Memory settings are always the run's: pass `context=Context(memory="window", k=2)` to
-    `invoke`/`stream`. Turns are archived in `transcript` if given (Memoria's databases), else in
-    `store` (any LangGraph store), else not at all, and then nothing can be recalled.
+    time. `tools` (LangChain tools or plain functions) are bound to the model every turn, beside
+    the built-in `search_conversation` memory tool (see `Context.memory_tool`). Memory settings are
+    always the run's: pass `context=Context(memory="window", k=2)` to `invoke`/`stream`. Turns are
+    archived in `transcript` if given (Memoria's databases), else in `store` (any LangGraph
+    store), else not at all, and then nothing can be recalled.
     """
     parts = Parts(
         chat=_model(model),
         summariser=_summariser(summary_model),
         transcript=transcript,
-    )
+        tools=tuple(as_tools(tools)),
+    ).with_memory_tool()
+    assert parts.memory_tool is not None
     builder = StateGraph(State, input_schema=InputState, context_schema=Context)
     builder.add_node("trim", partial(trim, parts=parts))
     builder.add_node("summarise", partial(summarise, parts=parts))
     builder.add_node("recall", partial(recall, parts=parts))
     builder.add_node("model", partial(call_model, parts=parts))
+    builder.add_node(
+        "tools", ToolNode([*parts.tools, parts.memory_tool], handle_tool_errors=tool_error_text)
+    )
     builder.add_edge(START, "trim")
     builder.add_conditional_edges("trim", route_after_trim, ["summarise", "recall"])
     builder.add_edge("summarise", "recall")
     builder.add_edge("recall", "model")
-    builder.add_edge("model", END)
-    return builder.compile(checkpointer=checkpointer, store=store, name=name)
+    builder.add_conditional_edges("model", route_after_model, ["tools", END])
+    builder.add_edge("tools", "model")
+    compiled = builder.compile(checkpointer=checkpointer, store=store, name=name)
+    return compiled.with_config(recursion_limit=RECURSION_LIMIT)
 
 
 def _model(model: BaseChatModel | str | None) -> BaseChatModel | None:

@@ -1,7 +1,8 @@
-"""The graph's nodes: `trim`, `summarise`, `recall` and `model`, plus the route after `trim`.
+"""The graph's nodes: `trim`, `summarise`, `recall` and `model` (with `tools`, LangGraph's
+`ToolNode`, in `graph.py`), plus the routes after `trim` and after `model`.
 
 Every node gets the run's `Context` (model specs and memory settings) through the LangGraph runtime;
-the models, summariser and transcript that `build_graph` fixed, if any, come through `Parts`.
+the models, summariser, transcript and tools that `build_graph` fixed, if any, come through `Parts`.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage, RemoveMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, RemoveMessage, SystemMessage
 from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
+from langgraph.prebuilt import ToolRuntime
 from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
 
 from memoria.analysis import detect_language
 from memoria.context import EXTRACTIVE, Context
 from memoria.errors import describe_error
 from memoria.fence import fenced
 from memoria.memory import MemoryPlan, flatten, group_turns, plan_memory, split_current
+from memoria.memory_tool import SearchScope, memory_tool
 from memoria.models import EchoChatModel, LocalChatModel, check_reply_complete, load_chat_model
 from memoria.prompts import build_prompt
 from memoria.recall import find_excerpts
@@ -37,6 +42,7 @@ from memoria.summaries import (
     check_summary,
 )
 from memoria.tokens import TokenCounter, calibrate, estimate_prompt_tokens, message_text
+from memoria.tools import ToolsUnsupportedError, calls_tools, check_tool_rounds
 from memoria.transcript import ArchivedTurn, StoreTranscript, Transcript, turn_text
 
 T = TypeVar("T")
@@ -53,9 +59,32 @@ class Parts:
     chat: BaseChatModel | None = None
     summariser: Summariser | None = None
     transcript: Transcript | None = None
+    tools: tuple[BaseTool, ...] = ()
+    """The caller's tools, offered to the model every turn."""
+    memory_tool: BaseTool | None = None
+    """`search_conversation`, offered as `Context.memory_tool` says."""
 
     def chat_model(self, context: Context) -> BaseChatModel:
         return self.chat or load_chat_model(context.model, context.request_timeout)
+
+    def offered_tools(self, context: Context, model: BaseChatModel) -> list[BaseTool]:
+        """The tools the model is bound to this turn: the caller's, and the memory tool when
+        `context.memory_tool` is "on", or "auto" and the model can call tools. Raises
+        ToolsUnsupportedError when tools are wanted but the model cannot call them."""
+        wants_memory = context.memory_tool == "on" or (
+            context.memory_tool == "auto" and calls_tools(model)
+        )
+        offered = [*self.tools]
+        if wants_memory and self.memory_tool is not None:
+            offered.append(self.memory_tool)
+        if offered and not calls_tools(model):
+            names = ", ".join(t.name for t in offered)
+            shown = context.model if self.chat is None else type(model).__name__
+            raise ToolsUnsupportedError(
+                f"the model {shown!r} cannot call tools ({names}); pick a model that can "
+                "(groq:..., or another provider's chat model)"
+            )
+        return offered
 
     def summariser_for(self, context: Context) -> Summariser:
         if self.summariser is not None:
@@ -67,10 +96,17 @@ class Parts:
             return ExtractiveSummariser()
         return ModelSummariser(load_chat_model(spec, context.request_timeout))
 
-    def transcript_for(self, runtime: Runtime[Context]) -> Transcript | None:
+    def transcript_for(self, store: BaseStore | None) -> Transcript | None:
+        """The fixed transcript, else the graph's store (Studio's, or the caller's)."""
         if self.transcript is not None:
             return self.transcript
-        return StoreTranscript(runtime.store) if runtime.store is not None else None
+        return StoreTranscript(store) if store is not None else None
+
+    def with_memory_tool(self) -> Parts:
+        """These parts, with the memory tool searching the transcript they point at."""
+        return Parts(
+            self.chat, self.summariser, self.transcript, self.tools, graph_memory_tool(self)
+        )
 
 
 def default_summariser(model: BaseChatModel) -> Summariser:
@@ -221,7 +257,7 @@ def recall(
     """
     context = run_context(runtime)
     budget, thread_id = context.recall_budget, thread_of(config)
-    transcript = parts.transcript_for(runtime)
+    transcript = parts.transcript_for(runtime.store)
     completed, current = split_current(group_turns(state.messages))
     first_in_view = state.turns - len(completed)
     if not budget or transcript is None or thread_id is None or first_in_view <= 0:
@@ -231,7 +267,7 @@ def recall(
         }
     language = state.language or transcript.thread_language(thread_id) or "en"
     previous = [m for m in (completed[-1] if completed else []) if m.type == "human"]
-    terms, chosen = find_excerpts(
+    found = find_excerpts(
         transcript,
         thread_id,
         turn_text([m for m in current if m.type == "human"]),
@@ -242,13 +278,14 @@ def recall(
         max_turns=context.recall_turns,
         count=TokenCounter(parts.chat_model(context), state.token_scale).text,
     )
+    chosen = found.excerpts
     return {
         "recalled": [excerpt.as_dict() for excerpt in chosen],
         "language": language,
         "report": {
             "recall": {
                 "budget": budget,
-                "query_terms": len(terms),
+                "query_terms": len(found.terms),
                 "searched_below_turn": first_in_view + 1,
                 "turns": [{"turn": r.turn + 1, "score": r.score} for r in chosen],
                 "tokens": sum(r.tokens for r in chosen),
@@ -260,32 +297,63 @@ def recall(
 def call_model(
     state: State, runtime: Runtime[Context], config: RunnableConfig, *, parts: Parts
 ) -> dict[str, Any]:
-    """Answer the current turn, and archive it.
+    """Call the model for the current turn; once it answers without calling tools, archive the turn.
 
-    Reads `messages`, `summary`, `recalled`, `token_scale`, `turns`, `summarised_turns` and
-    `language`; sends the system prompt with the summary and the recalled excerpts, then the turns
-    in view. Writes the reply to `messages`, increments `turns`, recalibrates `token_scale` from the
-    usage the provider reported, fixes the thread's `language` on its first turn, and adds prompt
-    size and usage to `report`. Archives the completed turn in the thread's transcript (with the
-    summary when this turn folded, so the thread can later be forked as it stood).
+    Reads `messages`, `summary`, `recalled`, `token_scale`, `turns`, `summarised_turns`,
+    `language` and `report`; sends the system prompt with the summary and the recalled excerpts,
+    then the turns in view, with older tool results shortened if the prompt would pass
+    `max_tokens` (`prompts.fit_tool_results`), and the offered tools bound. Writes the reply to
+    `messages`, recalibrates `token_scale` from the usage the provider reported, and adds the
+    prompt size, the usage and the model calls so far to `report`. A reply that calls tools goes
+    to `tools`; one made after `max_tool_rounds` model calls raises ToolLoopError. The reply that
+    ends the turn increments `turns`, fixes the thread's `language` on its first turn and archives
+    the whole turn in the thread's transcript (with the summary when this turn folded, so the
+    thread can later be forked as it stood).
     """
     context = run_context(runtime)
     model = parts.chat_model(context)
+    tools = parts.offered_tools(context, model)
     counter = TokenCounter(model, state.token_scale)
-    prompt = build_prompt(context.system_prompt, state.summary, state.messages, state.recalled)
+    _, current = split_current(group_turns(state.messages))
+    calls = 1 + sum(isinstance(m, AIMessage) for m in current)
+    prompt = build_prompt(
+        context.system_prompt,
+        state.summary,
+        state.messages,
+        state.recalled,
+        limit=context.max_tokens,
+        counter=counter,
+    )
     estimate = counter.prompt(prompt)
-    reply = model.invoke(prompt)
+    reply = (model.bind_tools(tools) if tools else model).invoke(prompt)
     check_reply_complete(model, reply)
     reply.id = reply.id or str(uuid.uuid4())
-    usage = dict(reply.usage_metadata or {})
-    reported = reply.usage_metadata["input_tokens"] if reply.usage_metadata else None
+    for call in reply.tool_calls:
+        call["id"] = call["id"] or f"call_{uuid.uuid4().hex[:24]}"
+    if reply.tool_calls:
+        check_tool_rounds(calls, context.max_tool_rounds)
     scale = state.token_scale
     if counter.exact is None:
+        reported = reply.usage_metadata["input_tokens"] if reply.usage_metadata else None
         scale = calibrate(scale, estimate_prompt_tokens(prompt), reported)
-    _, current = split_current(group_turns(state.messages))
+    update: dict[str, Any] = {
+        "messages": [reply],
+        "token_scale": scale,
+        "report": {
+            "prompt_tokens_estimate": max(estimate, state.report.get("prompt_tokens_estimate", 0))
+            if calls > 1
+            else estimate,
+            "usage": _added_usage(
+                state.report.get("usage") if calls > 1 else None, reply.usage_metadata
+            ),
+            "model_calls": calls,
+        },
+    }
+    if reply.tool_calls:
+        return update
     turn: list[BaseMessage] = [*current, reply]
     language = state.language or thread_language(context, turn)
-    transcript, thread_id = parts.transcript_for(runtime), thread_of(config)
+    transcript, thread_id = parts.transcript_for(runtime.store), thread_of(config)
     if transcript is not None and thread_id is not None:
         folded_now = bool(state.report.get("folded_turns"))
         with fenced(config):
@@ -299,13 +367,48 @@ def call_model(
                 ),
                 language,
             )
-    return {
-        "messages": [reply],
-        "turns": state.turns + 1,
-        "token_scale": scale,
-        "language": language,
-        "report": {"prompt_tokens_estimate": estimate, "usage": usage},
-    }
+    return {**update, "turns": state.turns + 1, "language": language}
+
+
+def _added_usage(before: dict[str, Any] | None, usage: Any) -> dict[str, Any]:
+    """The provider's usage for the turn so far: every model call of its tool loop added up."""
+    total = dict(before or {})
+    for key in ("input_tokens", "output_tokens", "total_tokens"):
+        if usage and key in usage:
+            total[key] = total.get(key, 0) + usage[key]
+    return total
+
+
+def route_after_model(state: State) -> Literal["tools", "__end__"]:
+    """To `tools` while the model's last reply asks for tool calls; else the turn is over."""
+    last = state.messages[-1] if state.messages else None
+    return "tools" if isinstance(last, AIMessage) and last.tool_calls else "__end__"
+
+
+def graph_memory_tool(parts: Parts) -> BaseTool:
+    """`search_conversation` for Memoria's graph: the thread's transcript (`parts`, or the graph's
+    store), searched below the first turn in view, within `Context.memory_tool_budget`."""
+
+    def scope_of(runtime: ToolRuntime) -> SearchScope | str:
+        state = runtime.state if isinstance(runtime.state, State) else State(**runtime.state)
+        context = runtime.context if isinstance(runtime.context, Context) else Context()
+        transcript = parts.transcript_for(runtime.store)
+        thread_id = thread_of(runtime.config)
+        if transcript is None or thread_id is None:
+            return "The conversation's transcript is not available here: nothing to search."
+        completed, _ = split_current(group_turns(state.messages))
+        return SearchScope(
+            transcript=transcript,
+            thread_id=thread_id,
+            language=state.language or transcript.thread_language(thread_id) or "en",
+            before=state.turns - len(completed),
+            budget_tokens=context.memory_tool_budget,
+            max_turns=context.recall_turns or 16,
+            count=TokenCounter(parts.chat_model(context), state.token_scale).text,
+            shown={item["turn"] for item in state.recalled},
+        )
+
+    return memory_tool(scope_of)
 
 
 def thread_language(context: Context, turn: list[BaseMessage]) -> str:

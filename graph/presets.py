@@ -1,4 +1,5 @@
-"""Names the command line needs before anything heavy is imported: presets and languages."""
+"""Names the command line needs before anything heavy is imported: presets, languages and the
+memory tool's modes."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ PRESETS: tuple[Preset, ...] = ("buffer", "window", "summary", "summary-buffer", 
 SUMMARISING_PRESETS: frozenset[str] = frozenset({"summary", "summary-buffer", "hybrid"})
 Language = Literal["auto", "en", "es"]
 LANGUAGES: tuple[Language, ...] = ("auto", "en", "es")
+MemoryToolMode = Literal["auto", "on", "off"]
+MEMORY_TOOL_MODES: tuple[MemoryToolMode, ...] = ("auto", "on", "off")
 RECALL_SHARE_BY_PRESET: dict[str, float] = {
     "buffer": 0.0,  # every turn is in view already
     "window": 0.0,  # discards by design

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
 
 from memoria.memory import drop_orphans
-from memoria.tokens import message_text
+from memoria.tokens import TokenCounter, message_text
 
 SYSTEM_PROMPT = (
     "You are Memoria, a helpful assistant. Answer in the language the user writes in. "
@@ -43,6 +44,18 @@ NO_PREVIOUS_SUMMARY = "(none yet)"
 
 ROLE_LABELS = {"human": "User", "ai": "Assistant", "tool": "Tool", "system": "System"}
 
+LEFT_OUT = (
+    "[{name} result left out to keep the prompt within its limit: {chars} characters, kept "
+    "whole in the transcript]"
+)
+"""What the model sees of an older tool result when the prompt would outgrow its limit."""
+CUT_NOTE = "\n[cut to keep the prompt within its limit: {shown} of {chars} characters shown]"
+SUMMARY_RESULT_CHARS = 2000
+"""Of a tool result, the summariser reads this much: a page of output must not overflow its
+context, and the transcript keeps the whole."""
+MIN_RESULT_CHARS = 200
+"""A tool result the model still needs is never cut below this."""
+
 
 def system_message(
     system_prompt: str, summary: str, recalled: Sequence[Mapping[str, Any]] = ()
@@ -67,18 +80,38 @@ def render_excerpt(excerpt: Mapping[str, Any]) -> str:
 
 
 def render_turn_inline(messages: Sequence[BaseMessage]) -> str:
-    """A turn on few lines, for an excerpt: `User: ...` then `Assistant: ...`."""
-    return "\n".join(
-        f"{ROLE_LABELS.get(m.type, m.type)}: {' '.join(message_text(m).split())}" for m in messages
-    )
+    """A turn on few lines, for an excerpt: `User: ...`, `Assistant called tool(...)`,
+    `Tool tool: ...`, then `Assistant: ...`."""
+    return "\n".join(f"{label}: {' '.join(text.split())}" for label, text in labelled(messages))
 
 
-def render_turns(messages: Sequence[BaseMessage]) -> str:
+def render_turns(messages: Sequence[BaseMessage], max_result_chars: int | None = None) -> str:
+    """A turn as the summariser reads it; tool results cut to `max_result_chars`."""
     lines = []
+    for label, text in labelled(messages):
+        if max_result_chars and label.startswith("Tool") and len(text) > max_result_chars:
+            text = f"{text[:max_result_chars]} [... {len(text) - max_result_chars} more characters]"
+        lines.append(f"{label}: {text}")
+    return "\n".join(lines)
+
+
+def labelled(messages: Sequence[BaseMessage]) -> list[tuple[str, str]]:
+    """Each message as (label, text): a tool call reads `Assistant called name({...})` and its
+    result `Tool name`."""
+    lines: list[tuple[str, str]] = []
     for message in messages:
         label = ROLE_LABELS.get(message.type, message.type)
-        lines.append(f"{label}: {message_text(message)}")
-    return "\n".join(lines)
+        if isinstance(message, AIMessage) and message.tool_calls:
+            if message.text.strip():
+                lines.append((label, str(message.text)))
+            for call in message.tool_calls:
+                args = json.dumps(call["args"], ensure_ascii=False)
+                lines.append((f"{label} called", f"{call['name']}({args})"))
+        elif isinstance(message, ToolMessage):
+            lines.append((f"{label} {message.name or ''}".rstrip(), message_text(message)))
+        else:
+            lines.append((label, message_text(message)))
+    return lines
 
 
 def summariser_messages(
@@ -88,7 +121,8 @@ def summariser_messages(
         SystemMessage(SUMMARISER_INSTRUCTIONS.format(max_words=max_words)),
         HumanMessage(
             SUMMARISER_INPUT.format(
-                previous=previous_summary or NO_PREVIOUS_SUMMARY, turns=render_turns(turns)
+                previous=previous_summary or NO_PREVIOUS_SUMMARY,
+                turns=render_turns(turns, SUMMARY_RESULT_CHARS),
             )
         ),
     ]
@@ -99,11 +133,68 @@ def build_prompt(
     summary: str,
     messages: Sequence[BaseMessage],
     recalled: Sequence[Mapping[str, Any]] = (),
+    *,
+    limit: int | None = None,
+    counter: TokenCounter | None = None,
 ) -> list[BaseMessage]:
     """Exactly what the chat model is sent: the system message (prompt, summary, recalled
     excerpts), then the recent turns. Human messages in a row (one left unanswered by a failed
-    call) are sent as one, so the reply answers both."""
-    return [system_message(system_prompt, summary, recalled), *merge_humans(drop_orphans(messages))]
+    call) are sent as one, so the reply answers both. With a `limit`, tool results are shortened
+    as `fit_tool_results` says until the prompt fits it."""
+    prompt = [
+        system_message(system_prompt, summary, recalled),
+        *merge_humans(drop_orphans(messages)),
+    ]
+    if limit is None:
+        return prompt
+    return fit_tool_results(prompt, limit, counter or TokenCounter(None))
+
+
+def fit_tool_results(
+    prompt: Sequence[BaseMessage], limit: int, counter: TokenCounter
+) -> list[BaseMessage]:
+    """The prompt with tool results shortened until it fits `limit` tokens: the oldest results
+    first become a one-line placeholder, then the results of the last round of calls (the ones
+    the model is about to read) are cut to equal shares of what is left, never below
+    MIN_RESULT_CHARS. Only the model's view changes: the state and transcript keep every result
+    whole. Whatever is not a tool result is left as it is (the memory plan bounds it)."""
+    edited = list(prompt)
+    total = counter.prompt(edited)
+    if total <= limit:
+        return edited
+    results = [i for i, m in enumerate(edited) if isinstance(m, ToolMessage)]
+    last_call = max((i for i, m in enumerate(edited) if isinstance(m, AIMessage)), default=-1)
+    newest = [i for i in results if i > last_call]
+    for index in [i for i in results if i < last_call]:
+        message = edited[index]
+        text = message_text(message)
+        placeholder = LEFT_OUT.format(name=message.name or "tool", chars=len(text))
+        if len(placeholder) >= len(text):
+            continue
+        edited[index] = message.model_copy(update={"content": placeholder, "artifact": None})
+        total -= counter.messages([message]) - counter.messages([edited[index]])
+        if total <= limit:
+            return edited
+    if newest:
+        share = max(0, (limit - (total - counter.messages([edited[i] for i in newest])))) // len(
+            newest
+        )
+        for index in newest:
+            edited[index] = _cut(edited[index], share, counter)
+    return edited
+
+
+def _cut(message: BaseMessage, tokens: int, counter: TokenCounter) -> BaseMessage:
+    """`message` (a tool result) cut to about `tokens` tokens, saying so."""
+    text = message_text(message)
+    size = counter.messages([message])
+    if size <= tokens:
+        return message
+    keep = max(MIN_RESULT_CHARS, int(len(text) * tokens / max(size, 1)) - len(CUT_NOTE))
+    if keep >= len(text):
+        return message
+    cut = text[:keep] + CUT_NOTE.format(shown=keep, chars=len(text))
+    return message.model_copy(update={"content": cut, "artifact": None})
 
 
 def merge_humans(messages: Sequence[BaseMessage]) -> list[BaseMessage]:

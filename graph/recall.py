@@ -8,7 +8,7 @@ turn down to its matching sentences, and returns them in conversation order.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -65,6 +65,18 @@ def informative(terms: Sequence[str], frequencies: dict[str, int], total: int) -
     return [term for term in terms if frequencies.get(term, 0) <= limit]
 
 
+@dataclass(frozen=True)
+class Found:
+    """What one search brought back."""
+
+    terms: list[str]
+    """The query terms searched for."""
+    excerpts: list[Recalled]
+    """The best matches that fit the budget, in conversation order."""
+    skipped: list[int]
+    """Matching turns left out because the caller already shows them (`exclude`), best first."""
+
+
 def find_excerpts(
     transcript: Transcript,
     thread_id: str,
@@ -76,22 +88,27 @@ def find_excerpts(
     budget_tokens: int,
     max_turns: int,
     count: Callable[[str], int],
-) -> tuple[list[str], list[Recalled]]:
+    exclude: Collection[int] = (),
+    keep_common: bool = False,
+) -> Found:
     """The whole recall step: the query for `message`, the search of the thread's turns numbered
-    below `before`, and the excerpts that fit. Returns the query terms used and the excerpts."""
+    below `before`, and the excerpts that fit. Turns in `exclude` are not excerpted (they are
+    reported as `skipped`). With `keep_common`, a query made only of common terms keeps them (the
+    memory tool's query is the model's own choice of words)."""
     terms = query_terms(message, language, context=previous)
     frequencies, total = transcript.term_frequencies(thread_id, terms)
-    terms = informative(terms, frequencies, total)
-    hits = transcript.search(thread_id, terms, before=before, limit=max_turns * CANDIDATES_PER_TURN)
+    terms = informative(terms, frequencies, total) or (terms if keep_common else [])
+    limit = (max_turns + len(exclude)) * CANDIDATES_PER_TURN
+    hits = transcript.search(thread_id, terms, before=before, limit=limit)
     chosen = select_excerpts(
-        hits,
+        [hit for hit in hits if hit.turn not in exclude],
         terms=terms,
         language=language,
         budget_tokens=budget_tokens,
         max_turns=max_turns,
         count=count,
     )
-    return terms, chosen
+    return Found(terms, chosen, [hit.turn for hit in hits if hit.turn in exclude])
 
 
 def select_excerpts(

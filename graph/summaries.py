@@ -82,7 +82,8 @@ class ExtractiveSummariser:
         for message in turns:
             if message.type not in ("human", "ai"):
                 continue
-            text = " ".join(message_text(message).split())
+            # An AI message that only calls tools has no words of its own to keep.
+            text = " ".join(message.text.split())
             sentence = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
             if words := sentence.split()[:20]:
                 lines.append(" ".join(words))

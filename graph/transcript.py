@@ -185,6 +185,8 @@ class StoreTranscript:
             "created_at": turn.created_at,
             "language": language,
             "folded": turn.folded,
+            # Analysed once here, so that a search does not analyse every turn again.
+            "terms": index_terms(turn.messages, language),
         }
         if turn.summary is not None:
             value["summary"] = turn.summary
@@ -225,16 +227,7 @@ class StoreTranscript:
             conn.execute("CREATE VIRTUAL TABLE t USING fts5(terms, tokenize='unicode61')")
             conn.executemany(
                 "INSERT INTO t (rowid, terms) VALUES (?, ?)",
-                [
-                    (
-                        int(item.key),
-                        index_terms(
-                            decode_messages(item.value["messages"]),
-                            item.value.get("language", "en"),
-                        ),
-                    )
-                    for item in candidates
-                ],
+                [(int(item.key), _item_terms(item)) for item in candidates],
             )
             rows = conn.execute(
                 "SELECT rowid, bm25(t) FROM t WHERE t MATCH ? ORDER BY bm25(t), rowid DESC LIMIT ?",
@@ -255,15 +248,7 @@ class StoreTranscript:
 
     def term_frequencies(self, thread_id: str, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         items = self.items(thread_id)
-        documents = [
-            set(
-                index_terms(
-                    decode_messages(item.value["messages"]),
-                    item.value.get("language", "en"),
-                ).split()
-            )
-            for item in items
-        ]
+        documents = [set(_item_terms(item).split()) for item in items]
         return {term: sum(term in doc for doc in documents) for term in terms}, len(documents)
 
     def thread_language(self, thread_id: str) -> str | None:
@@ -272,6 +257,14 @@ class StoreTranscript:
 
     def delete(self, thread_id: str) -> None:
         self.store.batch([PutOp(item.namespace, item.key, None) for item in self.items(thread_id)])
+
+
+def _item_terms(item: Item) -> str:
+    """A stored turn's analysed terms (items archived before they were stored get analysed)."""
+    terms = item.value.get("terms")
+    if isinstance(terms, str):
+        return terms
+    return index_terms(decode_messages(item.value["messages"]), item.value.get("language", "en"))
 
 
 def fts5_query(terms: Sequence[str]) -> str:

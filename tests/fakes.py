@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
 import unicodedata
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatGenerationChunk, ChatResult
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph.store.base import BaseStore
 from pydantic import Field
 
@@ -124,3 +128,65 @@ def store_transcript(store: BaseStore, thread_id: str) -> list[BaseMessage]:
 
 def contents(messages: list[Any]) -> list[str]:
     return [m.content for m in messages]
+
+
+class ScriptedToolModel(BaseChatModel):
+    """A tool-calling chat model whose replies follow a script, for driving real tools.
+
+    `bind_tools` works as a provider's does: the bound tools' names reach `_generate`, which
+    records them (`offered`) and may only call those. The default script:
+    - a human message with lines `call NAME {json args}` calls those tools (in parallel);
+    - after tool results, it answers `Done: ` and the results since the human message;
+    - a summariser's request gets the first words of each turn line (a deterministic summary);
+    - anything else is echoed back.
+    `script` replaces it: a function of (messages, offered tool names) returning an AIMessage.
+    """
+
+    script: Any = None
+    prompts: list[list[BaseMessage]] = Field(default_factory=list, exclude=True)
+    offered: list[list[str]] = Field(default_factory=list, exclude=True)
+    delay: float = 0.0
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted-tools"
+
+    def bind_tools(self, tools, **kwargs):
+        names = [convert_to_openai_tool(t)["function"]["name"] for t in tools]
+        return self.bind(tool_names=names, **kwargs)
+
+    def _generate(self, messages, stop=None, run_manager=None, tool_names=(), **kwargs):
+        self.prompts.append(list(messages))
+        self.offered.append(list(tool_names))
+        time.sleep(self.delay)
+        script = self.script or default_script
+        reply = script(list(messages), list(tool_names))
+        reply.usage_metadata = {
+            "input_tokens": sum(len(str(m.content)) for m in messages) // 4 + 1,
+            "output_tokens": len(str(reply.content)) // 4 + 1,
+            "total_tokens": 0,
+        }
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+def default_script(messages: list[BaseMessage], tool_names: list[str]) -> AIMessage:
+    if (
+        messages
+        and isinstance(messages[0], SystemMessage)
+        and "running summary" in str(messages[0].content)
+    ):
+        turns = str(messages[-1].content).split("New turns:", 1)[-1]
+        return AIMessage("\n".join(" ".join(line.split()[:12]) for line in turns.splitlines()))
+    last_human = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
+    results = [m for m in messages[last_human:] if isinstance(m, ToolMessage)]
+    if results:
+        return AIMessage("Done: " + " | ".join(str(m.content) for m in results))
+    calls = []
+    for line in str(messages[last_human].content).splitlines():
+        if line.startswith("call ") and line.split()[1] in tool_names:
+            _, name, *rest = line.split(" ", 2)
+            args = json.loads(rest[0]) if rest else {}
+            calls.append({"name": name, "args": args, "id": f"call_{uuid.uuid4().hex[:12]}"})
+    if calls:
+        return AIMessage("", tool_calls=calls)
+    return AIMessage(str(messages[last_human].content))

@@ -4,7 +4,8 @@ The real `langchain-groq` client is pointed at it (`GROQ_API_BASE`); it posts to
 `/openai/v1/chat/completions`, plain or streamed (server-sent events). The server records every request
 body so tests can check exactly what the model was sent, and answers through `reply`, a function of the
 request body, with usage computed from the prompt size (3 characters a token, so that the client's
-estimate of 4 has something to calibrate against).
+estimate of 4 has something to calibrate against). `reply` returns the answer's text, or a
+`ToolCalls` to answer with tool calls the way Groq does (OpenAI's format, streamed in pieces).
 """
 
 from __future__ import annotations
@@ -20,6 +21,34 @@ from typing import Any
 
 CHAT_PATH = "/openai/v1/chat/completions"
 CHARS_PER_TOKEN = 3
+
+
+@dataclass
+class ToolCalls:
+    """An answer that calls tools: (name, arguments) pairs, with optional text before them."""
+
+    calls: list[tuple[str, dict[str, Any]]]
+    text: str = ""
+
+    def as_openai(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": f"call_stub_{index}_{name}",
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(arguments)},
+            }
+            for index, (name, arguments) in enumerate(self.calls)
+        ]
+
+
+def answers_tools_with(plan: Callable[[dict[str, Any]], ToolCalls | None]) -> Callable:
+    """A `reply` that calls tools as `plan` says (None: answer as `default_reply` does)."""
+
+    def reply(body: dict[str, Any]) -> str | ToolCalls:
+        planned = None if is_summary_request(body) else plan(body)
+        return planned if planned is not None else default_reply(body)
+
+    return reply
 
 
 @dataclass
@@ -45,6 +74,9 @@ def default_reply(body: dict[str, Any]) -> str:
     last_user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
     if is_summary_request(body):
         return "Resumen: " + last_user.split("New turns:")[-1].strip().replace("\n", " ")[:120]
+    results = [m["content"] for m in body["messages"][-8:] if m["role"] == "tool"]
+    if body["messages"][-1]["role"] == "tool":
+        return f"Según las herramientas: {' | '.join(results)}"
     return f"Respuesta a: {last_user}"
 
 
@@ -74,7 +106,9 @@ class GroqStub:
                         return self._send(fault.status, fault.body, fault.headers)
                     if fault.break_after is None and fault.body:
                         return self._send(200, fault.body)
-                text = stub.reply(body)
+                answer = stub.reply(body)
+                text = answer.text if isinstance(answer, ToolCalls) else answer
+                calls = answer.as_openai() if isinstance(answer, ToolCalls) else None
                 prompt_chars = sum(len(m.get("content") or "") for m in body["messages"])
                 usage = {
                     "prompt_tokens": max(1, prompt_chars // CHARS_PER_TOKEN),
@@ -83,8 +117,8 @@ class GroqStub:
                 usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
                 if body.get("stream"):
                     cut = fault.break_after if fault is not None else None
-                    return self._stream(body["model"], text, usage, cut)
-                return self._send(200, json.dumps(_completion(body["model"], text, usage)))
+                    return self._stream(body["model"], text, usage, cut, calls)
+                return self._send(200, json.dumps(_completion(body["model"], text, usage, calls)))
 
             def _send(self, status: int, payload: str, headers: tuple = ()) -> None:
                 data = payload.encode()
@@ -97,12 +131,17 @@ class GroqStub:
                 self.wfile.write(data)
 
             def _stream(
-                self, model: str, text: str, usage: dict[str, int], cut: int | None
+                self,
+                model: str,
+                text: str,
+                usage: dict[str, int],
+                cut: int | None,
+                calls: list[dict[str, Any]] | None = None,
             ) -> None:
                 self.send_response(200)
                 self.send_header("content-type", "text/event-stream")
                 self.end_headers()
-                words = text.split(" ")
+                words = text.split(" ") if text or not calls else []
                 for index, word in enumerate(words):
                     if cut is not None and index == cut:
                         self.wfile.flush()
@@ -110,7 +149,22 @@ class GroqStub:
                         return
                     piece = word if index == len(words) - 1 else word + " "
                     self._event(_chunk(model, {"content": piece}, None))
-                last = _chunk(model, {}, "stop")
+                for index, call in enumerate(calls or []):
+                    # As OpenAI-style APIs stream a call: its id and name, then its arguments.
+                    arguments = call["function"]["arguments"]
+                    head = {
+                        **call,
+                        "index": index,
+                        "function": {**call["function"], "arguments": ""},
+                    }
+                    self._event(_chunk(model, {"tool_calls": [head]}, None))
+                    for start in range(0, len(arguments), 8):
+                        piece = {
+                            "index": index,
+                            "function": {"arguments": arguments[start : start + 8]},
+                        }
+                        self._event(_chunk(model, {"tool_calls": [piece]}, None))
+                last = _chunk(model, {}, "tool_calls" if calls else "stop")
                 last["x_groq"] = {"id": "req_stub", "usage": usage}
                 self._event(last)
                 self.wfile.write(b"data: [DONE]\n\n")
@@ -151,7 +205,12 @@ class GroqStub:
         self.server.server_close()
 
 
-def _completion(model: str, text: str, usage: dict[str, int]) -> dict[str, Any]:
+def _completion(
+    model: str, text: str, usage: dict[str, int], calls: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if calls:
+        message["tool_calls"] = calls
     return {
         "id": "chatcmpl-stub",
         "object": "chat.completion",
@@ -160,8 +219,8 @@ def _completion(model: str, text: str, usage: dict[str, int]) -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
+                "message": message,
+                "finish_reason": "tool_calls" if calls else "stop",
             }
         ],
         "usage": usage,

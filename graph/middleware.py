@@ -1,0 +1,413 @@
+"""`MemoriaMiddleware`: Memoria's memory for any agent built with `langchain.agents.create_agent`.
+
+    from langchain.agents import create_agent
+    from memoria import MemoriaMiddleware
+
+    agent = create_agent(
+        "groq:llama-3.3-70b-versatile",
+        tools=[get_weather],
+        middleware=[MemoriaMiddleware(memory="hybrid", k=5, max_tokens=4000)],
+        checkpointer=checkpointer,
+        store=store,  # the transcript lives here, unless MemoriaMiddleware(db=...) is given
+    )
+
+What each hook does, for a turn (one `invoke`/`stream` of the agent: a human message and
+everything that answers it, the tool loop included):
+
+- `before_agent`: if the previous turn never finished (an error, Ctrl-C, a kill in its tool loop),
+  takes its messages out of the state, so the thread is as it was before it; then recalls the
+  archived turns that bear on the new message (the database's own full-text search).
+- `wrap_model_call`: before each model call, the model sees the agent's system prompt with the
+  running summary and the recalled excerpts, then the turns in view; older tool results are
+  shortened when the prompt would pass `max_tokens`. Only the request changes, never the state.
+- `after_agent`: archives the completed turn in the transcript (the agent's store, or a Memoria
+  database), then folds the oldest turns into the summary (or, for `window`, lets them go) and
+  removes them from the state by id: never before they are archived, never half a turn, so a
+  tool call never loses its result. A summary that fails is replaced by the extractive one (the
+  failure is recorded), so the state stays bounded and nothing is lost: every word is in the
+  transcript, and `search_conversation` (the middleware's tool) finds it.
+
+Unlike `SummarizationMiddleware`, nothing is summarised twice (the summary lives beside the
+messages, not as one of them), a failed summary neither loses history nor fails the turn, and what
+leaves the view can still be recalled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import fields
+from typing import Annotated, Any, NotRequired, cast
+
+from langchain.agents.middleware.types import (
+    AgentMiddleware,
+    AgentState,
+    ModelRequest,
+    ModelResponse,
+    PrivateStateAttr,
+)
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph.config import get_config
+from langgraph.prebuilt import ToolRuntime
+from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
+
+from memoria.context import EXTRACTIVE, Context
+from memoria.memory import drop_orphans, flatten, group_turns, plan_memory, split_current
+from memoria.memory_tool import SearchScope, memory_tool
+from memoria.nodes import (
+    SUMMARY_CAP_TOLERANCE,
+    call_with_timeout,
+    default_summariser,
+    removals,
+    thread_language,
+)
+from memoria.prompts import fit_tool_results, merge_humans, system_message
+from memoria.recall import find_excerpts
+from memoria.summaries import ExtractiveSummariser, ModelSummariser, Summariser, SummaryError
+from memoria.summaries import check_summary as check_model_summary
+from memoria.tokens import TokenCounter
+from memoria.transcript import ArchivedTurn, StoreTranscript, Transcript, turn_text
+
+AGENT_SETTINGS = ("model", "system_prompt", "request_timeout", "max_tool_rounds")
+"""`Context` fields that belong to the agent (`create_agent`'s model, prompt, limits), not to its
+memory."""
+
+
+class MemoriaMemory(AgentState):
+    """The agent's state with Memoria's working memory in one private channel (`memoria`), kept
+    out of the agent's input and output schemas."""
+
+    memoria: NotRequired[Annotated[dict[str, Any], PrivateStateAttr]]
+    """`summary`; `turns` (completed turns archived); `folded` (turns out of view: summarised or
+    let go); `open` (ids of the messages that started a turn not yet finished); `recalled`
+    (this turn's excerpts); `language`; `summary_error` and `summary_failures`."""
+
+
+class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
+    """Memoria's memory (bounded view, running summary, recall, a transcript that keeps every word)
+    for a `create_agent` agent. Needs a checkpointer and a `thread_id`, as any agent memory does.
+
+    Settings are `Context`'s memory fields, given as keywords (`memory`, `k`, `max_tokens`,
+    `target_tokens`, `summary_max_tokens`, `recall_tokens`, `recall_turns`, `language`,
+    `summary_timeout`, `memory_tool`, `memory_tool_tokens`) or as `context=`; fields not given
+    come from `MEMORIA_*` variables, then the defaults. `summary_model` (a chat model, a spec
+    string, `"extractive"` or any `Summariser`) writes the summaries; by default the agent's own
+    model does. The transcript goes to `db` (a Memoria database: a SQLite path or a Postgres URL,
+    indexed as each turn is archived) when given, else to the agent's store.
+    """
+
+    state_schema = MemoriaMemory
+
+    def __init__(
+        self,
+        *,
+        context: Context | None = None,
+        summary_model: BaseChatModel | Summariser | str | None = None,
+        db: str | os.PathLike[str] | None = None,
+        init_db: bool = False,
+        **settings: Any,
+    ) -> None:
+        super().__init__()
+        known = {f.name for f in fields(Context)} - set(AGENT_SETTINGS)
+        if unknown := sorted(set(settings) - known):
+            raise TypeError(
+                f"MemoriaMiddleware got unknown settings {', '.join(unknown)}; its settings are "
+                f"{', '.join(sorted(known))} (the agent's model and prompt are create_agent's)"
+            )
+        if context is not None and settings:
+            raise TypeError("give MemoriaMiddleware either context= or settings, not both")
+        self.context = context or Context(model="echo", **settings)
+        self.policy = self.context.policy()
+        self._summariser = _summariser(summary_model or self.context.summary_model or None)
+        self._agent_model: BaseChatModel | None = None
+        self._system_tokens = 0
+        self._resources = ExitStack()
+        self._archive: Transcript | None = None
+        if db is not None:
+            from memoria.persistence import open_database
+
+            database = self._resources.enter_context(open_database(db, init=init_db))
+            self._archive = database.archive
+        self.tools = [] if self.context.memory_tool == "off" else [memory_tool(self._scope_of)]
+
+    def close(self) -> None:
+        """Close the Memoria database given as `db`, if any."""
+        self._resources.close()
+
+    def __enter__(self) -> MemoriaMiddleware:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # Hooks
+
+    def before_agent(self, state: MemoriaMemory, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """Start a turn: drop what an unfinished turn left, then recall for the new message.
+
+        Reads `messages` and `memoria`. Writes removals of an unfinished turn's messages, and
+        `memoria` with `open` (the ids of this turn's new messages) and `recalled`."""
+        memory = dict(state.get("memoria") or {})
+        messages = list(state["messages"])
+        update: list[Any] = []
+        if stale := unfinished_turn(messages, memory.get("open") or []):
+            update = removals(list(stale))
+            gone = {id(m) for m in stale}
+            messages = [m for m in messages if id(m) not in gone]
+        completed, current = split_current(group_turns(messages))
+        memory["open"] = [m.id for m in current if m.id]
+        memory["recalled"] = self._recall(memory, completed, current, runtime.store)
+        return {"messages": update, "memoria": memory} if update else {"memoria": memory}
+
+    async def abefore_agent(
+        self, state: MemoriaMemory, runtime: Runtime[Any]
+    ) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self.before_agent, state, runtime)
+
+    def wrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
+    ) -> Any:
+        """The model sees the system prompt with the summary and recalled excerpts, then the turns
+        in view, tool results shortened to fit `max_tokens`; the state is not touched."""
+        return handler(self._request(request))
+
+    async def awrap_model_call(
+        self,
+        request: ModelRequest[Any],
+        handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
+    ) -> Any:
+        return await handler(self._request(request))
+
+    def after_agent(self, state: MemoriaMemory, runtime: Runtime[Any]) -> dict[str, Any] | None:
+        """End a turn: archive it, then fold (or let go) the oldest turns and remove them by id.
+
+        Reads `messages` and `memoria`. Archives every completed turn not yet archived, in turn
+        order; then writes `memoria` (summary, counters, `open` cleared) and the removals of the
+        turns that left the view."""
+        memory = dict(state.get("memoria") or {})
+        messages = list(state["messages"])
+        transcript, thread_id = self._transcript(runtime.store), current_thread()
+        turns = group_turns(messages)
+        folded = memory.get("folded", 0)
+        language = memory.get("language") or thread_language(
+            self.context, turns[0] if turns else []
+        )
+        for index, turn in enumerate(turns):
+            if (number := folded + index) >= memory.get("turns", 0):
+                transcript.archive(thread_id, ArchivedTurn(number, turn, folded=folded), language)
+        memory.update(turns=folded + len(turns), open=[], recalled=[], language=language)
+        leaving = self._fold(memory, turns)
+        memory["folded"] = folded + leaving
+        return {"messages": removals(flatten(turns[:leaving])), "memoria": memory}
+
+    async def aafter_agent(
+        self, state: MemoriaMemory, runtime: Runtime[Any]
+    ) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self.after_agent, state, runtime)
+
+    # The memory's parts
+
+    def _request(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
+        self._agent_model = request.model
+        memory = cast(dict[str, Any], request.state.get("memoria") or {})
+        summary, recalled = memory.get("summary", ""), memory.get("recalled") or []
+        counter = TokenCounter(request.model)
+        system = request.system_message
+        self._system_tokens = counter.messages([system]) if system is not None else 0
+        if summary or recalled:
+            system = with_memory(system, summary, recalled)
+        view: list[Any] = merge_humans(drop_orphans(request.messages))
+        if system is None:
+            view = fit_tool_results(view, self.context.max_tokens, counter)
+        else:
+            view = fit_tool_results([system, *view], self.context.max_tokens, counter)[1:]
+        return request.override(system_message=system, messages=cast(list[AnyMessage], view))
+
+    def _recall(
+        self,
+        memory: dict[str, Any],
+        completed: list[list[BaseMessage]],
+        current: list[BaseMessage],
+        store: BaseStore | None,
+    ) -> list[dict[str, Any]]:
+        budget, first_in_view = self.context.recall_budget, memory.get("folded", 0)
+        if not budget or first_in_view <= 0:
+            return []
+        transcript, thread_id = self._transcript(store), current_thread()
+        previous = [m for m in (completed[-1] if completed else []) if m.type == "human"]
+        found = find_excerpts(
+            transcript,
+            thread_id,
+            turn_text([m for m in current if m.type == "human"]),
+            language=memory.get("language") or "en",
+            previous=turn_text(previous),
+            before=first_in_view,
+            budget_tokens=budget,
+            max_turns=self.context.recall_turns,
+            count=TokenCounter(self._agent_model).text,
+        )
+        return [excerpt.as_dict() for excerpt in found.excerpts]
+
+    def _fold(self, memory: dict[str, Any], turns: list[list[BaseMessage]]) -> int:
+        """Fold or let go of the oldest turns as the preset says; return how many leave the view.
+        A summary that fails falls back to the extractive one, so that the view stays bounded;
+        `summary_error` says why."""
+        counter = TokenCounter(self._agent_model)
+        summary = memory.get("summary", "")
+        plan = plan_memory(
+            [counter.messages(turn) for turn in turns],
+            fixed_tokens=self._system_tokens,
+            summary_tokens=counter.text(summary),
+            policy=self.policy,
+        )
+        if plan.drop:
+            return plan.drop
+        if not plan.fold:
+            return 0
+        folding = flatten(turns[: plan.fold])
+        cap = self.policy.effective_summary_cap
+        summariser = self._summariser or default_summariser_for(self._agent_model)
+        try:
+            memory["summary"] = summarise(summariser, summary, folding, cap, counter, self.context)
+            memory["summary_error"], memory["summary_failures"] = "", 0
+        except Exception as exc:
+            from memoria.errors import describe_error
+
+            memory["summary"] = ExtractiveSummariser().summarise(
+                summary, folding, cap, counter.text
+            )
+            memory["summary_error"] = describe_error(exc)
+            memory["summary_failures"] = memory.get("summary_failures", 0) + 1
+        return plan.fold
+
+    def _transcript(self, store: BaseStore | None) -> Transcript:
+        if self._archive is not None:
+            return self._archive
+        if store is None:
+            raise ValueError(
+                "MemoriaMiddleware keeps the transcript in the agent's store: pass "
+                "create_agent(..., store=...), or give MemoriaMiddleware(db=...)"
+            )
+        return StoreTranscript(store)
+
+    def _scope_of(self, runtime: ToolRuntime) -> SearchScope | str:
+        state: dict[str, Any] = runtime.state if isinstance(runtime.state, dict) else {}
+        memory = state.get("memoria") or {}
+        thread_id = (runtime.config.get("configurable") or {}).get("thread_id")
+        if thread_id is None:
+            return "This conversation has no thread, so no transcript to search."
+        transcript = self._transcript(runtime.store)
+        return SearchScope(
+            transcript=transcript,
+            thread_id=str(thread_id),
+            language=memory.get("language") or transcript.thread_language(str(thread_id)) or "en",
+            before=memory.get("folded", 0),
+            budget_tokens=self.context.memory_tool_budget,
+            max_turns=self.context.recall_turns or 16,
+            count=TokenCounter(self._agent_model).text,
+            shown={item["turn"] for item in memory.get("recalled") or []},
+        )
+
+    # Reading
+
+    def transcript(
+        self,
+        thread_id: str,
+        *,
+        store: BaseStore | None = None,
+        state: dict[str, Any] | None = None,
+    ) -> list[BaseMessage]:
+        """Every archived message of a thread, in order; with the agent's `state`
+        (`agent.get_state(config).values`), only its completed turns."""
+        committed = ((state or {}).get("memoria") or {}).get("turns") if state else None
+        transcript = self._transcript(store)
+        if isinstance(transcript, StoreTranscript):
+            turns = transcript.read(thread_id, committed)
+        else:
+            turns = transcript.read(thread_id, stop=committed)  # type: ignore[attr-defined]
+        return [message for turn in turns for message in turn.messages]
+
+
+def unfinished_turn(messages: Sequence[AnyMessage], opened: Sequence[str]) -> list[AnyMessage]:
+    """The messages a turn that never finished left in the state: from the first message that
+    opened it up to the next human message that did not."""
+    start = next((i for i, m in enumerate(messages) if m.id in opened), None)
+    if start is None:
+        return []
+    stale: list[AnyMessage] = []
+    for message in messages[start:]:
+        if isinstance(message, HumanMessage) and message.id not in opened:
+            break
+        stale.append(message)
+    return stale
+
+
+def with_memory(
+    system: SystemMessage | None, summary: str, recalled: Sequence[dict[str, Any]]
+) -> SystemMessage:
+    """The agent's system message with the summary and the recalled excerpts after it (as a text
+    block of its own when the message has blocks, so cache markers stay where they are)."""
+    memory = system_message("", summary, recalled).text.strip()
+    if system is None:
+        return SystemMessage(memory)
+    if isinstance(system.content, str):
+        text = f"{system.content}\n\n{memory}" if system.content else memory
+        return system.model_copy(update={"content": text})
+    return system.model_copy(
+        update={"content": [*system.content, {"type": "text", "text": memory}]}
+    )
+
+
+def summarise(
+    summariser: Summariser,
+    previous: str,
+    folding: list[BaseMessage],
+    cap: int,
+    counter: TokenCounter,
+    context: Context,
+) -> str:
+    """A checked summary of `previous` and `folding` (as the `summarise` node checks it)."""
+    summary = call_with_timeout(
+        lambda: summariser.summarise(previous, folding, cap, counter.text),
+        context.summary_timeout,
+    )
+    summary = summary.replace("\x00", "").strip()
+    if not summary:
+        raise SummaryError("the summary model returned an empty summary")
+    if not getattr(summariser, "extractive", False):
+        check_model_summary(summary, previous, folding)
+    if (size := counter.text(summary)) > cap * SUMMARY_CAP_TOLERANCE:
+        raise SummaryError(f"the summary has {size} tokens, over its cap of {cap}")
+    return summary
+
+
+def default_summariser_for(model: BaseChatModel | None) -> Summariser:
+    return ExtractiveSummariser() if model is None else default_summariser(model)
+
+
+def _summariser(summary_model: BaseChatModel | Summariser | str | None) -> Summariser | None:
+    if summary_model is None or isinstance(summary_model, Summariser):
+        return summary_model
+    if summary_model == EXTRACTIVE:
+        return ExtractiveSummariser()
+    if isinstance(summary_model, str):
+        from memoria.models import load_chat_model
+
+        summary_model = load_chat_model(summary_model)
+    return ModelSummariser(summary_model)
+
+
+def current_thread() -> str:
+    thread_id = (get_config().get("configurable") or {}).get("thread_id")
+    if thread_id is None:
+        raise ValueError(
+            "MemoriaMiddleware needs a thread: invoke the agent with "
+            "config={'configurable': {'thread_id': ...}} and a checkpointer"
+        )
+    return str(thread_id)

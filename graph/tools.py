@@ -1,0 +1,107 @@
+"""Tools in Memoria's graph: which tools a turn offers the model, how their failures reach it, and
+the bound on a tool loop.
+
+A turn is the human message and everything that answers it, the whole tool loop included: `model`
+calls the model with the tools bound, `tools` (LangGraph's `ToolNode`) runs the calls it asked for
+and hands back to `model`, until a reply asks for none. A tool that raises gives the model the error
+as its result (one redacted line) and the turn goes on; a model that keeps calling tools past
+`Context.max_tool_rounds` model calls ends the turn with `ToolLoopError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool, tool
+
+from memoria.errors import describe_error
+from memoria.fence import TurnCancelled
+
+ToolLike = BaseTool | Callable[..., Any]
+"""A LangChain tool, or a plain function with type hints and a docstring (made a tool for you)."""
+
+
+class ToolLoopError(RuntimeError):
+    """The model kept calling tools past `max_tool_rounds` model calls in one turn."""
+
+
+class ToolsUnsupportedError(ValueError):
+    """Tools were asked for, but the chat model cannot call tools."""
+
+
+def as_tools(tools: Iterable[ToolLike]) -> list[BaseTool]:
+    """`tools` as LangChain tools; plain functions are wrapped with `@tool`. Names must be unique."""
+    converted: list[BaseTool] = []
+    for item in tools:
+        if isinstance(item, BaseTool):
+            converted.append(item)
+        elif callable(item):
+            converted.append(tool(item))
+        else:
+            raise TypeError(f"not a tool or a function: {type(item).__name__}")
+    names = [t.name for t in converted]
+    if duplicate := next((name for name in names if names.count(name) > 1), None):
+        raise ValueError(f"two tools are named {duplicate!r}: tool names must be unique")
+    return converted
+
+
+def calls_tools(model: BaseChatModel) -> bool:
+    """Whether the model can be bound to tools (its class implements `bind_tools`)."""
+    return type(model).bind_tools is not BaseChatModel.bind_tools
+
+
+def tool_error_text(error: Exception) -> str:
+    """What the model receives when a tool raises: one line, secrets redacted. A cancelled turn is
+    not a tool failure: it goes on up and ends the turn."""
+    if isinstance(error, TurnCancelled):
+        raise error
+    return f"Error: the tool failed: {describe_error(error)}"
+
+
+def check_tool_rounds(calls: int, limit: int) -> None:
+    """Raise ToolLoopError when a reply that asks for tools is model call number `calls` and the
+    turn may make only `limit`."""
+    if calls >= limit:
+        raise ToolLoopError(
+            f"the model was still calling tools after {calls} model calls in one turn "
+            f"(max_tool_rounds is {limit}); the turn was stopped"
+        )
+
+
+def tool_names(tools: Sequence[BaseTool]) -> str:
+    return ", ".join(t.name for t in tools) or "none"
+
+
+def load_tools(reference: str) -> list[BaseTool]:
+    """The tools `MODULE:NAME` names: a tool, a function, or a list of them, importable from the
+    current directory or the installed packages. This is how the command line takes tools; a
+    thread, an import or a settings file never names them."""
+    import importlib
+    import sys
+
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"--tools {reference!r}: give MODULE:NAME (e.g. mytools:TOOLS)")
+    if "" not in sys.path and "." not in sys.path:
+        sys.path.insert(0, "")  # the current directory, as `python -m` would have it
+    try:
+        value: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise ValueError(f"--tools {reference!r}: no module named {module_name!r}") from None
+        raise ValueError(f"--tools {reference!r}: importing {module_name} failed: {exc}") from None
+    except Exception as exc:
+        raise ValueError(
+            f"--tools {reference!r}: importing {module_name} failed: {describe_error(exc)}"
+        ) from None
+    for name in attribute.split("."):
+        if not hasattr(value, name):
+            raise ValueError(f"--tools {reference!r}: {module_name} has no {attribute!r}")
+        value = getattr(value, name)
+    items = list(value) if isinstance(value, list | tuple) else [value]
+    try:
+        return as_tools(items)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"--tools {reference!r}: {exc}") from None
