@@ -28,7 +28,7 @@ from typing import Any, cast
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
@@ -79,9 +79,10 @@ def validate_thread_id(thread_id: str) -> str:
 
 
 def reply_piece(chunk: Any, metadata: Any) -> str:
-    """The reply text in a `stream_mode="messages"` event ("" for summaries and other nodes)."""
-    if metadata.get("langgraph_node") == "model" and isinstance(chunk, AIMessageChunk):
-        return chunk.text
+    """The reply text in a `stream_mode="messages"` event ("" for summaries and other nodes). A
+    model that does not stream sends its whole reply as one message, once."""
+    if metadata.get("langgraph_node") == "model" and isinstance(chunk, AIMessage):
+        return str(chunk.text)
     return ""
 
 

@@ -15,17 +15,19 @@ What each hook does, for a turn (one `invoke`/`stream` of the agent: a human mes
 everything that answers it, the tool loop included):
 
 - `before_agent`: if the previous turn never finished (an error, Ctrl-C, a kill in its tool loop),
-  takes its messages out of the state, so the thread is as it was before it; then recalls the
-  archived turns that bear on the new message (the database's own full-text search).
-- `wrap_model_call`: before each model call, the model sees the agent's system prompt with the
-  running summary and the recalled excerpts, then the turns in view; older tool results are
-  shortened when the prompt would pass `max_tokens`. Only the request changes, never the state.
+  takes its messages out of the state, so the thread is as it was before it.
+- `wrap_model_call`: at the turn's first model call, plans the view as Memoria's graph does (the
+  new message included): folds the oldest turns into the running summary (or, for `window`, lets
+  them go), then recalls the archived turns that bear on the new message (the database's own
+  full-text search); the folded turns are removed from the state by id, never half a turn (a
+  tool call never loses its result), and only once archived. At every model call, the model sees
+  the agent's system prompt with the summary and the recalled excerpts, then the turns in view;
+  older tool results are shortened when the prompt would pass `max_tokens`. A summary that fails
+  is replaced by the extractive one (the failure is recorded): the view stays bounded and nothing
+  is lost, since every word is in the transcript and `search_conversation` (the middleware's
+  tool) finds it.
 - `after_agent`: archives the completed turn in the transcript (the agent's store, or a Memoria
-  database), then folds the oldest turns into the summary (or, for `window`, lets them go) and
-  removes them from the state by id: never before they are archived, never half a turn, so a
-  tool call never loses its result. A summary that fails is replaced by the extractive one (the
-  failure is recorded), so the state stays bounded and nothing is lost: every word is in the
-  transcript, and `search_conversation` (the middleware's tool) finds it.
+  database).
 
 Unlike `SummarizationMiddleware`, nothing is summarised twice (the summary lives beside the
 messages, not as one of them), a failed summary neither loses history nor fails the turn, and what
@@ -35,15 +37,17 @@ leaves the view can still be recalled.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import ExitStack
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Annotated, Any, NotRequired, cast
 
 from langchain.agents.middleware.types import (
     AgentMiddleware,
     AgentState,
+    ExtendedModelResponse,
     ModelRequest,
     ModelResponse,
     PrivateStateAttr,
@@ -54,14 +58,17 @@ from langgraph.config import get_config
 from langgraph.prebuilt import ToolRuntime
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
+from langgraph.types import Command
 
 from memoria.context import EXTRACTIVE, Context
-from memoria.memory import drop_orphans, flatten, group_turns, plan_memory, split_current
+from memoria.errors import describe_error
+from memoria.memory import drop_orphans, flatten, group_turns, split_current
 from memoria.memory_tool import SearchScope, memory_tool
 from memoria.nodes import (
     SUMMARY_CAP_TOLERANCE,
     call_with_timeout,
     default_summariser,
+    plan_view,
     removals,
     thread_language,
 )
@@ -147,10 +154,11 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
     # Hooks
 
     def before_agent(self, state: MemoriaMemory, runtime: Runtime[Any]) -> dict[str, Any] | None:
-        """Start a turn: drop what an unfinished turn left, then recall for the new message.
+        """Start a turn: take out what an unfinished turn left.
 
         Reads `messages` and `memoria`. Writes removals of an unfinished turn's messages, and
-        `memoria` with `open` (the ids of this turn's new messages) and `recalled`."""
+        `memoria` with `open` (the ids of this turn's new messages) and `ready` cleared (the
+        first model call plans the turn's view)."""
         memory = dict(state.get("memoria") or {})
         messages = list(state["messages"])
         update: list[Any] = []
@@ -158,9 +166,8 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
             update = removals(list(stale))
             gone = {id(m) for m in stale}
             messages = [m for m in messages if id(m) not in gone]
-        completed, current = split_current(group_turns(messages))
-        memory["open"] = [m.id for m in current if m.id]
-        memory["recalled"] = self._recall(memory, completed, current, runtime.store)
+        _, current = split_current(group_turns(messages))
+        memory.update(open=[m.id for m in current if m.id], ready=False, recalled=[])
         return {"messages": update, "memoria": memory} if update else {"memoria": memory}
 
     async def abefore_agent(
@@ -174,26 +181,30 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         handler: Callable[[ModelRequest[Any]], ModelResponse[Any]],
     ) -> Any:
         """The model sees the system prompt with the summary and recalled excerpts, then the turns
-        in view, tool results shortened to fit `max_tokens`; the state is not touched."""
-        return handler(self._request(request))
+        in view, tool results shortened to fit `max_tokens`. The turn's first call plans the view
+        first (fold, recall) and returns that as a state update beside the model's reply."""
+        started = self._start_turn(request)
+        response = handler(self._request(request, started))
+        return self._respond(response, started)
 
     async def awrap_model_call(
         self,
         request: ModelRequest[Any],
         handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
     ) -> Any:
-        return await handler(self._request(request))
+        started = await asyncio.to_thread(contextvars.copy_context().run, self._start_turn, request)
+        response = await handler(self._request(request, started))
+        return self._respond(response, started)
 
     def after_agent(self, state: MemoriaMemory, runtime: Runtime[Any]) -> dict[str, Any] | None:
-        """End a turn: archive it, then fold (or let go) the oldest turns and remove them by id.
+        """End a turn: archive it.
 
-        Reads `messages` and `memoria`. Archives every completed turn not yet archived, in turn
-        order; then writes `memoria` (summary, counters, `open` cleared) and the removals of the
-        turns that left the view."""
+        Reads `messages` and `memoria`. Archives every completed turn in view not yet archived,
+        in turn order (the one just answered; and, the first time, any a thread had before the
+        middleware), then writes `memoria` with the count and `open` cleared."""
         memory = dict(state.get("memoria") or {})
-        messages = list(state["messages"])
+        turns = group_turns(list(state["messages"]))
         transcript, thread_id = self._transcript(runtime.store), current_thread()
-        turns = group_turns(messages)
         folded = memory.get("folded", 0)
         language = memory.get("language") or thread_language(
             self.context, turns[0] if turns else []
@@ -201,10 +212,8 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         for index, turn in enumerate(turns):
             if (number := folded + index) >= memory.get("turns", 0):
                 transcript.archive(thread_id, ArchivedTurn(number, turn, folded=folded), language)
-        memory.update(turns=folded + len(turns), open=[], recalled=[], language=language)
-        leaving = self._fold(memory, turns)
-        memory["folded"] = folded + leaving
-        return {"messages": removals(flatten(turns[:leaving])), "memoria": memory}
+        memory.update(turns=folded + len(turns), open=[], ready=False, language=language)
+        return {"memoria": memory}
 
     async def aafter_agent(
         self, state: MemoriaMemory, runtime: Runtime[Any]
@@ -213,32 +222,73 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
 
     # The memory's parts
 
-    def _request(self, request: ModelRequest[Any]) -> ModelRequest[Any]:
+    def _start_turn(self, request: ModelRequest[Any]) -> TurnStart | None:
+        """At the turn's first model call: fold (or let go of) the oldest turns as the plan says,
+        then recall for the new message. None at the turn's later calls."""
         self._agent_model = request.model
-        memory = cast(dict[str, Any], request.state.get("memoria") or {})
+        memory = dict(cast(dict[str, Any], request.state.get("memoria") or {}))
+        if memory.get("ready"):
+            return None
+        counter = TokenCounter(request.model)
+        plan, completed = plan_view(
+            request.messages,
+            request.system_message,
+            memory.get("summary", ""),
+            self.policy,
+            counter,
+        )
+        leaving = plan.drop or plan.fold
+        if plan.fold:
+            self._fold(memory, flatten(completed[: plan.fold]), counter)
+        memory["folded"] = memory.get("folded", 0) + leaving
+        gone = flatten(completed[:leaving])
+        gone_ids = {id(m) for m in gone}
+        view: list[BaseMessage] = [m for m in request.messages if id(m) not in gone_ids]
+        memory["recalled"] = self._recall(memory, view, request.runtime.store, counter)
+        memory["ready"] = True
+        return TurnStart(memory, gone, view)
+
+    def _request(self, request: ModelRequest[Any], started: TurnStart | None) -> ModelRequest[Any]:
+        """The request as the model should see it: the memory in the system message, the turns
+        in view, tool results shortened to fit."""
+        if started is not None:
+            memory, messages = started.memory, started.view
+        else:
+            memory, messages = (
+                cast(dict[str, Any], request.state.get("memoria") or {}),
+                list(request.messages),
+            )
         summary, recalled = memory.get("summary", ""), memory.get("recalled") or []
         counter = TokenCounter(request.model)
         system = request.system_message
-        self._system_tokens = counter.messages([system]) if system is not None else 0
         if summary or recalled:
             system = with_memory(system, summary, recalled)
-        view: list[Any] = merge_humans(drop_orphans(request.messages))
+        view: list[Any] = merge_humans(drop_orphans(messages))
         if system is None:
             view = fit_tool_results(view, self.context.max_tokens, counter)
         else:
             view = fit_tool_results([system, *view], self.context.max_tokens, counter)[1:]
         return request.override(system_message=system, messages=cast(list[AnyMessage], view))
 
+    @staticmethod
+    def _respond(response: Any, started: TurnStart | None) -> Any:
+        """The model's response, with the turn's planned memory as a state update (first call)."""
+        if started is None:
+            return response
+        update = {"memoria": started.memory, "messages": removals(started.gone)}
+        return ExtendedModelResponse(model_response=response, command=Command(update=update))
+
     def _recall(
         self,
         memory: dict[str, Any],
-        completed: list[list[BaseMessage]],
-        current: list[BaseMessage],
+        view: list[BaseMessage],
         store: BaseStore | None,
+        counter: TokenCounter,
     ) -> list[dict[str, Any]]:
         budget, first_in_view = self.context.recall_budget, memory.get("folded", 0)
         if not budget or first_in_view <= 0:
             return []
+        completed, current = split_current(group_turns(view))
         transcript, thread_id = self._transcript(store), current_thread()
         previous = [m for m in (completed[-1] if completed else []) if m.type == "human"]
         found = find_excerpts(
@@ -250,41 +300,27 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
             before=first_in_view,
             budget_tokens=budget,
             max_turns=self.context.recall_turns,
-            count=TokenCounter(self._agent_model).text,
+            count=counter.text,
         )
         return [excerpt.as_dict() for excerpt in found.excerpts]
 
-    def _fold(self, memory: dict[str, Any], turns: list[list[BaseMessage]]) -> int:
-        """Fold or let go of the oldest turns as the preset says; return how many leave the view.
-        A summary that fails falls back to the extractive one, so that the view stays bounded;
-        `summary_error` says why."""
-        counter = TokenCounter(self._agent_model)
+    def _fold(
+        self, memory: dict[str, Any], folding: list[BaseMessage], counter: TokenCounter
+    ) -> None:
+        """Merge `folding` into the running summary. A summary that fails falls back to the
+        extractive one, so that the view stays bounded; `summary_error` says why."""
         summary = memory.get("summary", "")
-        plan = plan_memory(
-            [counter.messages(turn) for turn in turns],
-            fixed_tokens=self._system_tokens,
-            summary_tokens=counter.text(summary),
-            policy=self.policy,
-        )
-        if plan.drop:
-            return plan.drop
-        if not plan.fold:
-            return 0
-        folding = flatten(turns[: plan.fold])
         cap = self.policy.effective_summary_cap
         summariser = self._summariser or default_summariser_for(self._agent_model)
         try:
             memory["summary"] = summarise(summariser, summary, folding, cap, counter, self.context)
             memory["summary_error"], memory["summary_failures"] = "", 0
         except Exception as exc:
-            from memoria.errors import describe_error
-
             memory["summary"] = ExtractiveSummariser().summarise(
                 summary, folding, cap, counter.text
             )
             memory["summary_error"] = describe_error(exc)
             memory["summary_failures"] = memory.get("summary_failures", 0) + 1
-        return plan.fold
 
     def _transcript(self, store: BaseStore | None) -> Transcript:
         if self._archive is not None:
@@ -332,6 +368,16 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         else:
             turns = transcript.read(thread_id, stop=committed)  # type: ignore[attr-defined]
         return [message for turn in turns for message in turn.messages]
+
+
+@dataclass(frozen=True)
+class TurnStart:
+    """What a turn's first model call planned: the memory to save, the messages that left the
+    view, and the view itself."""
+
+    memory: dict[str, Any]
+    gone: list[BaseMessage]
+    view: list[BaseMessage]
 
 
 def unfinished_turn(messages: Sequence[AnyMessage], opened: Sequence[str]) -> list[AnyMessage]:

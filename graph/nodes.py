@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -28,10 +28,17 @@ from memoria.analysis import detect_language
 from memoria.context import EXTRACTIVE, Context
 from memoria.errors import describe_error
 from memoria.fence import fenced
-from memoria.memory import MemoryPlan, flatten, group_turns, plan_memory, split_current
+from memoria.memory import (
+    MemoryPlan,
+    MemoryPolicy,
+    flatten,
+    group_turns,
+    plan_memory,
+    split_current,
+)
 from memoria.memory_tool import SearchScope, memory_tool
 from memoria.models import EchoChatModel, LocalChatModel, check_reply_complete, load_chat_model
-from memoria.prompts import build_prompt
+from memoria.prompts import RECALL_HEADER, SUMMARY_HEADER, build_prompt
 from memoria.recall import find_excerpts
 from memoria.state import State
 from memoria.summaries import (
@@ -130,13 +137,34 @@ def plan_turn(
     state: State, context: Context, model: BaseChatModel | None
 ) -> tuple[MemoryPlan, list[list[BaseMessage]]]:
     """Plan what to drop or fold before the current turn is answered; returns the completed turns too."""
-    counter = TokenCounter(model, state.token_scale)
-    completed, current = split_current(group_turns(state.messages))
+    return plan_view(
+        state.messages,
+        SystemMessage(context.system_prompt),
+        state.summary,
+        context.policy(),
+        TokenCounter(model, state.token_scale),
+    )
+
+
+def plan_view(
+    messages: Sequence[BaseMessage],
+    system: SystemMessage | None,
+    summary: str,
+    policy: MemoryPolicy,
+    counter: TokenCounter,
+) -> tuple[MemoryPlan, list[list[BaseMessage]]]:
+    """The plan for a turn's view: what cannot be folded is the system prompt, the current turn
+    and the headers the summary and the excerpts come under; the completed turns are returned
+    too."""
+    completed, current = split_current(group_turns(messages))
+    fixed = counter.prompt([*([system] if system is not None else []), *current])
+    if policy.preset != "buffer":
+        fixed += counter.text(f"{SUMMARY_HEADER}\n\n{RECALL_HEADER}\n\n")
     plan = plan_memory(
         [counter.messages(turn) for turn in completed],
-        fixed_tokens=counter.prompt([SystemMessage(context.system_prompt), *current]),
-        summary_tokens=counter.text(state.summary),
-        policy=context.policy(),
+        fixed_tokens=fixed,
+        summary_tokens=counter.text(summary),
+        policy=policy,
     )
     return plan, completed
 

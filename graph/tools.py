@@ -15,9 +15,12 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.tools import BaseTool, tool
+from langgraph.prebuilt.tool_node import ToolInvocationError
 
-from memoria.errors import describe_error
+from memoria.errors import describe_error, redact
 from memoria.fence import TurnCancelled
+
+MAX_ERROR_CHARS = 4000
 
 ToolLike = BaseTool | Callable[..., Any]
 """A LangChain tool, or a plain function with type hints and a docstring (made a tool for you)."""
@@ -53,10 +56,13 @@ def calls_tools(model: BaseChatModel) -> bool:
 
 
 def tool_error_text(error: Exception) -> str:
-    """What the model receives when a tool raises: one line, secrets redacted. A cancelled turn is
-    not a tool failure: it goes on up and ends the turn."""
+    """What the model receives when a tool raises: one line, secrets redacted; for arguments that
+    do not fit the tool's schema, the whole validation message, which says how to fix them. A
+    cancelled turn is not a tool failure: it goes on up and ends the turn."""
     if isinstance(error, TurnCancelled):
         raise error
+    if isinstance(error, ToolInvocationError):
+        return redact(error.message)[:MAX_ERROR_CHARS]
     return f"Error: the tool failed: {describe_error(error)}"
 
 

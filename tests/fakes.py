@@ -175,8 +175,8 @@ def default_script(messages: list[BaseMessage], tool_names: list[str]) -> AIMess
         and isinstance(messages[0], SystemMessage)
         and "running summary" in str(messages[0].content)
     ):
-        turns = str(messages[-1].content).split("New turns:", 1)[-1]
-        return AIMessage("\n".join(" ".join(line.split()[:12]) for line in turns.splitlines()))
+        turns = str(messages[-1].content).split("New turns:", 1)[-1].strip().splitlines()
+        return AIMessage("\n".join(" ".join(line.split()[:8]) for line in turns[-10:]))
     last_human = max(i for i, m in enumerate(messages) if isinstance(m, HumanMessage))
     results = [m for m in messages[last_human:] if isinstance(m, ToolMessage)]
     if results:

@@ -116,3 +116,56 @@ def test_the_recalled_excerpt_travels_inside_the_request_to_groq(groq, tmp_path)
     assert "[turn 1 · " in recalled and "Mi perro se llama Toby" in recalled
     users = [m["content"] for m in groq.chat_requests()[-1]["messages"] if m["role"] == "user"]
     assert not any("Toby" in text for text in users[:-1]), "turn 1 is not in view: it was recalled"
+
+
+def test_a_tool_call_goes_to_groq_and_its_result_comes_back_in_the_next_request(groq, tmp_path):
+    """The tool schema in the request, the stub answering with a tool call (streamed in pieces,
+    as Groq does), the result in the next request, and the final reply streamed."""
+    from groq_stub import ToolCalls, answers_tools_with
+    from langchain_core.tools import tool
+
+    from memoria.memory_tool import MEMORY_TOOL_NAME
+
+    @tool
+    def weather(city: str) -> str:
+        """The weather in a city."""
+        return f"Soleado en {city}, 24 grados"
+
+    def plan(body):
+        asked = body["messages"][-1]
+        if asked["role"] == "user" and "tiempo" in asked["content"]:
+            return ToolCalls([("weather", {"city": "Lima"})])
+        return None
+
+    groq.reply = answers_tools_with(plan)
+    with Memoria(db=tmp_path / "g.sqlite", tools=[weather]) as agent:
+        turn = agent.start("g", "¿Qué tiempo hace en Lima?")
+        pieces = list(turn)
+        assert "".join(pieces) == "Según las herramientas: Soleado en Lima, 24 grados"
+        first, second = groq.chat_requests()
+        assert [t["function"]["name"] for t in first["tools"]] == ["weather", MEMORY_TOOL_NAME]
+        assert first["tools"][0]["function"]["parameters"]["required"] == ["city"]
+        call, result = second["messages"][-2:]
+        assert call["role"] == "assistant" and call["tool_calls"][0]["function"] == {
+            "name": "weather",
+            "arguments": '{"city": "Lima"}',
+        }
+        assert result == {
+            "role": "tool",
+            "content": "Soleado en Lima, 24 grados",
+            "tool_call_id": call["tool_calls"][0]["id"],
+        }
+        assert [m.type for m in agent.transcript("g")] == ["human", "ai", "tool", "ai"]
+        assert agent.state("g").report["usage"]["input_tokens"] > 0
+
+
+def test_the_memory_tool_is_offered_to_groq_by_default_and_can_be_switched_off(groq, tmp_path):
+    from memoria.memory_tool import MEMORY_TOOL_NAME
+
+    with Memoria(db=tmp_path / "g.sqlite") as agent:
+        agent.send("a", "Hola")
+    with Memoria(db=tmp_path / "g.sqlite", context=Context(memory_tool="off")) as agent:
+        agent.send("b", "Hola")
+    on, off = groq.chat_requests()
+    assert [t["function"]["name"] for t in on["tools"]] == [MEMORY_TOOL_NAME]
+    assert "tools" not in off
