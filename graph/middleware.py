@@ -39,7 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import os
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, fields
 from typing import Annotated, Any, NotRequired, cast
@@ -62,7 +62,7 @@ from langgraph.types import Command
 
 from memoria.context import EXTRACTIVE, Context
 from memoria.errors import describe_error
-from memoria.memory import drop_orphans, flatten, group_turns, split_current
+from memoria.memory import flatten, group_turns, split_current
 from memoria.memory_tool import SearchScope, memory_tool
 from memoria.nodes import (
     SUMMARY_CAP_TOLERANCE,
@@ -72,7 +72,7 @@ from memoria.nodes import (
     removals,
     thread_language,
 )
-from memoria.prompts import fit_tool_results, merge_humans, system_message
+from memoria.prompts import fit_prompt, system_message
 from memoria.recall import find_excerpts
 from memoria.summaries import ExtractiveSummariser, ModelSummariser, Summariser, SummaryError
 from memoria.summaries import check_summary as check_model_summary
@@ -259,16 +259,18 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
                 list(request.messages),
             )
         summary, recalled = memory.get("summary", ""), memory.get("recalled") or []
-        counter = TokenCounter(request.model)
-        system = request.system_message
-        if summary or recalled:
-            system = with_memory(system, summary, recalled)
-        view: list[Any] = merge_humans(drop_orphans(messages))
-        if system is None:
-            view = fit_tool_results(view, self.context.max_tokens, counter)
-        else:
-            view = fit_tool_results([system, *view], self.context.max_tokens, counter)[1:]
-        return request.override(system_message=system, messages=cast(list[AnyMessage], view))
+        agent_system = request.system_message
+        system, view = fit_prompt(
+            lambda excerpts: with_memory(agent_system, summary, excerpts),
+            messages,
+            recalled,
+            self.context.max_tokens,
+            TokenCounter(request.model),
+        )
+        return request.override(
+            system_message=cast(SystemMessage | None, system),
+            messages=cast(list[AnyMessage], view),
+        )
 
     @staticmethod
     def _respond(response: Any, started: TurnStart | None) -> Any:
@@ -395,10 +397,12 @@ def unfinished_turn(messages: Sequence[AnyMessage], opened: Sequence[str]) -> li
 
 
 def with_memory(
-    system: SystemMessage | None, summary: str, recalled: Sequence[dict[str, Any]]
-) -> SystemMessage:
+    system: SystemMessage | None, summary: str, recalled: Sequence[Mapping[str, Any]]
+) -> SystemMessage | None:
     """The agent's system message with the summary and the recalled excerpts after it (as a text
     block of its own when the message has blocks, so cache markers stay where they are)."""
+    if not summary and not recalled:
+        return system
     memory = system_message("", summary, recalled).text.strip()
     if system is None:
         return SystemMessage(memory)

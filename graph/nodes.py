@@ -38,7 +38,8 @@ from memoria.memory import (
 )
 from memoria.memory_tool import SearchScope, memory_tool
 from memoria.models import EchoChatModel, LocalChatModel, check_reply_complete, load_chat_model
-from memoria.prompts import RECALL_HEADER, SUMMARY_HEADER, build_prompt
+from memoria.presets import SUMMARISING_PRESETS
+from memoria.prompts import SUMMARY_HEADER, build_prompt
 from memoria.recall import find_excerpts
 from memoria.state import State
 from memoria.summaries import (
@@ -154,12 +155,11 @@ def plan_view(
     counter: TokenCounter,
 ) -> tuple[MemoryPlan, list[list[BaseMessage]]]:
     """The plan for a turn's view: what cannot be folded is the system prompt, the current turn
-    and the headers the summary and the excerpts come under; the completed turns are returned
-    too."""
+    and the header the summary comes under; the completed turns are returned too."""
     completed, current = split_current(group_turns(messages))
     fixed = counter.prompt([*([system] if system is not None else []), *current])
-    if policy.preset != "buffer":
-        fixed += counter.text(f"{SUMMARY_HEADER}\n\n{RECALL_HEADER}\n\n")
+    if policy.preset in SUMMARISING_PRESETS:  # the recall budget pays for its own header
+        fixed += counter.text(f"\n\n{SUMMARY_HEADER}\n")
     plan = plan_memory(
         [counter.messages(turn) for turn in completed],
         fixed_tokens=fixed,

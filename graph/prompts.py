@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -139,49 +139,72 @@ def build_prompt(
 ) -> list[BaseMessage]:
     """Exactly what the chat model is sent: the system message (prompt, summary, recalled
     excerpts), then the recent turns. Human messages in a row (one left unanswered by a failed
-    call) are sent as one, so the reply answers both. With a `limit`, tool results are shortened
-    as `fit_tool_results` says until the prompt fits it."""
-    prompt = [
-        system_message(system_prompt, summary, recalled),
-        *merge_humans(drop_orphans(messages)),
-    ]
-    if limit is None:
-        return prompt
-    return fit_tool_results(prompt, limit, counter or TokenCounter(None))
+    call) are sent as one, so the reply answers both. With a `limit`, the view is fitted to it
+    (`fit_prompt`)."""
+    system, view = fit_prompt(
+        lambda excerpts: system_message(system_prompt, summary, excerpts),
+        messages,
+        recalled,
+        limit,
+        counter or TokenCounter(None),
+    )
+    return [system, *view] if system is not None else view
 
 
-def fit_tool_results(
-    prompt: Sequence[BaseMessage], limit: int, counter: TokenCounter
-) -> list[BaseMessage]:
-    """The prompt with tool results shortened until it fits `limit` tokens: the oldest results
-    first become a one-line placeholder, then the results of the last round of calls (the ones
-    the model is about to read) are cut to equal shares of what is left, never below
-    MIN_RESULT_CHARS. Only the model's view changes: the state and transcript keep every result
-    whole. Whatever is not a tool result is left as it is (the memory plan bounds it)."""
-    edited = list(prompt)
-    total = counter.prompt(edited)
-    if total <= limit:
-        return edited
-    results = [i for i, m in enumerate(edited) if isinstance(m, ToolMessage)]
-    last_call = max((i for i, m in enumerate(edited) if isinstance(m, AIMessage)), default=-1)
-    newest = [i for i in results if i > last_call]
-    for index in [i for i in results if i < last_call]:
-        message = edited[index]
-        text = message_text(message)
-        placeholder = LEFT_OUT.format(name=message.name or "tool", chars=len(text))
-        if len(placeholder) >= len(text):
-            continue
-        edited[index] = message.model_copy(update={"content": placeholder, "artifact": None})
-        total -= counter.messages([message]) - counter.messages([edited[index]])
-        if total <= limit:
-            return edited
+def fit_prompt(
+    system_for: Callable[[Sequence[Mapping[str, Any]]], BaseMessage | None],
+    messages: Sequence[BaseMessage],
+    recalled: Sequence[Mapping[str, Any]],
+    limit: int | None,
+    counter: TokenCounter,
+) -> tuple[BaseMessage | None, list[BaseMessage]]:
+    """The system message `system_for(recalled)` gives, and `messages` (orphan tool messages
+    dropped, human messages in a row joined), fitted together to `limit` tokens when it is given.
+
+    The memory plan keeps a turn's start under the limit; inside a tool loop the turn grows, so
+    the view gives way, least needed first: older tool results become a one-line placeholder;
+    then the recalled excerpts go, lowest score first; then the results of the last round of
+    calls (the ones the model is about to read) are cut to equal shares of what is left, never
+    below MIN_RESULT_CHARS. Only the model's view changes: the state and the transcript keep
+    everything whole."""
+    view = merge_humans(drop_orphans(messages))
+    excerpts = list(recalled)
+
+    def fitted() -> tuple[BaseMessage | None, list[BaseMessage]]:
+        return system_for(excerpts), list(view)
+
+    def size() -> int:
+        system = system_for(excerpts)
+        return counter.prompt([system, *view] if system is not None else view)
+
+    if limit is None or size() <= limit:
+        return fitted()
+    last_call = max((i for i, m in enumerate(view) if isinstance(m, AIMessage)), default=-1)
+    for index, message in enumerate(view[:last_call]):
+        if isinstance(message, ToolMessage) and (shorter := _left_out(message)) is not None:
+            view[index] = shorter
+            if size() <= limit:
+                return fitted()
+    for excerpt in sorted(excerpts, key=lambda e: e.get("score", 0)):
+        excerpts.remove(excerpt)
+        if size() <= limit:
+            return fitted()
+    newest = [i for i, m in enumerate(view) if i > last_call and isinstance(m, ToolMessage)]
     if newest:
-        share = max(0, (limit - (total - counter.messages([edited[i] for i in newest])))) // len(
-            newest
-        )
+        over = size() - limit
+        share = max(0, counter.messages([view[i] for i in newest]) - over) // len(newest)
         for index in newest:
-            edited[index] = _cut(edited[index], share, counter)
-    return edited
+            view[index] = _cut(view[index], share, counter)
+    return fitted()
+
+
+def _left_out(message: BaseMessage) -> BaseMessage | None:
+    """A tool result as a one-line placeholder, unless it is shorter than that already."""
+    text = message_text(message)
+    placeholder = LEFT_OUT.format(name=message.name or "tool", chars=len(text))
+    if len(placeholder) >= len(text):
+        return None
+    return message.model_copy(update={"content": placeholder, "artifact": None})
 
 
 def _cut(message: BaseMessage, tokens: int, counter: TokenCounter) -> BaseMessage:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from memoria.analysis import analyzer, excerpt
-from memoria.prompts import render_excerpt, render_turn_inline
+from memoria.prompts import RECALL_HEADER, render_excerpt, render_turn_inline
 from memoria.transcript import SearchHit, Transcript
 
 MAX_QUERY_TERMS = 48
@@ -123,7 +123,7 @@ def select_excerpts(
     """The best hits that fit `budget_tokens` (each whole, or cut to its matching sentences),
     at most `max_turns` of them, in conversation order."""
     chosen: list[Recalled] = []
-    left = budget_tokens
+    left = budget_tokens - count(f"\n\n{RECALL_HEADER}\n")  # the excerpts come under it
     for hit in hits:
         if len(chosen) >= max_turns or left < MIN_EXCERPT_TOKENS:
             break
