@@ -3,12 +3,18 @@
     MEMORIA_MODEL=echo uvicorn --app-dir examples backend:app --port 8000
 
     POST /threads/{thread_id}/messages  {"text": "..."}  -> server-sent events: `token` events with
-                                                          {"text": piece}, then `done` (or `error`)
+                                                          {"text": piece}, `tool_call` ({"id",
+                                                          "name", "args"}) and `tool_result`
+                                                          ({"id", "name", "content", "error"})
+                                                          as the model uses tools, then `done`
+                                                          (or `error`)
     GET  /threads                                         -> every thread, most recent first
     GET  /threads/{thread_id}                             -> summary, counters and full transcript
 
 Configuration comes from the environment (`MEMORIA_MODEL`, `MEMORIA_MEMORY`, `MEMORIA_DB`,
-`MEMORIA_LOCK_TIMEOUT`, ...). A turn runs on a worker thread of its own (`agent.start`); the
+`MEMORIA_LOCK_TIMEOUT`, ...); the service's tools (here `utc_now`) come from its code, never from
+configuration, and are offered when the model can call tools (not `echo` or `local`), beside
+Memoria's own `search_conversation`. A turn runs on a worker thread of its own (`agent.start`); the
 response streams it with `async for`, so a client that hangs up cancels the turn at once: the
 thread is rolled back and free for the next request. A thread busy with another turn (here or in
 another process) answers 409 after the lock wait.
@@ -19,25 +25,41 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import StreamingResponse
+from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from memoria import Context, Memoria
 from memoria.agent import Turn
 from memoria.errors import ThreadBusyError, describe_error
+from memoria.events import ToolCall, ToolResult
+from memoria.models import load_chat_model
+from memoria.tools import calls_tools
 from memoria.transcript import encode_message
 
 agent: Memoria | None = None
 
 
+@tool
+def utc_now() -> str:
+    """The current date and time (UTC), for questions about today, dates and times."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+TOOLS = [utc_now]
+
+
 @asynccontextmanager
 async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     global agent
-    agent = Memoria(context=Context())
+    context = Context()
+    tools = TOOLS if calls_tools(load_chat_model(context.model)) else []
+    agent = Memoria(context=context, tools=tools)
     yield
     agent.close()
 
@@ -69,8 +91,13 @@ async def continue_thread(thread_id: str, message: Message) -> StreamingResponse
 async def events(turn: Turn) -> AsyncIterator[str]:
     assert agent is not None
     try:
-        async for piece in turn:
-            yield event("token", {"text": piece})
+        async for item in turn.aevents():
+            if isinstance(item, ToolCall):
+                yield event("tool_call", item.as_dict())
+            elif isinstance(item, ToolResult):
+                yield event("tool_result", item.as_dict())
+            else:
+                yield event("token", {"text": item})
     except Exception as exc:  # the turn was rolled back; tell the client why
         yield event("error", {"message": describe_error(exc)})
         return

@@ -25,19 +25,16 @@ class Backend(str):
         return backend
 
 
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("backend")
+def start_backend(workdir: Path, **settings: str) -> tuple[subprocess.Popen, str]:
+    """uvicorn serving examples/backend.py on a free loopback port, configured by `settings`."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))},
-        "MEMORIA_MODEL": "echo:0.02",
-        "MEMORIA_MEMORY": "window",
-        "MEMORIA_K": "2",
         "MEMORIA_LOCK_TIMEOUT": "1",
         "MEMORIA_DB": str(workdir / "backend.sqlite"),
+        **settings,
     }
     process = subprocess.Popen(
         [
@@ -62,12 +59,20 @@ def backend(tmp_path_factory):
     while True:
         try:
             httpx.get(f"{url}/threads", timeout=1)
-            break
+            return process, url
         except httpx.HTTPError:
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 pytest.fail("the backend did not start:\n" + process.stdout.read())
             time.sleep(0.3)
+
+
+@pytest.fixture(scope="module")
+def backend(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("backend")
+    process, url = start_backend(
+        workdir, MEMORIA_MODEL="echo:0.02", MEMORIA_MEMORY="window", MEMORIA_K="2"
+    )
     yield Backend(url, workdir / "backend.sqlite")
     process.terminate()
     process.wait(timeout=30)
@@ -183,3 +188,39 @@ def test_a_thread_busy_in_another_process_is_refused_after_the_lock_wait(backend
     finally:
         turn.cancel()
         holder.close()
+
+
+def test_tool_calls_and_results_stream_beside_the_tokens(tmp_path):
+    """With a model that calls tools (Groq, through the loopback stub), the example offers its
+    `utc_now` tool and streams each call and result as events of their own."""
+    from groq_stub import GroqStub, ToolCalls, answers_tools_with
+
+    def plan(body):
+        asked = body["messages"][-1]
+        if asked["role"] == "user" and "hora" in asked["content"]:
+            return ToolCalls([("utc_now", {})])
+        return None
+
+    with GroqStub(answers_tools_with(plan)) as stub:
+        process, url = start_backend(
+            tmp_path,
+            MEMORIA_MODEL="groq:llama-3.3-70b-versatile",
+            GROQ_API_KEY="gsk_test_0123456789abcdef",
+            GROQ_API_BASE=stub.base_url,
+        )
+        try:
+            with httpx.Client(base_url=url, timeout=30) as client:
+                events = send(client, "tools-1", "¿Qué hora es?")
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+        names = [name for name, _ in events]
+        assert names[:2] == ["tool_call", "tool_result"] and names[-1] == "done"
+        call, result = events[0][1], events[1][1]
+        assert call == {"id": call["id"], "name": "utc_now", "args": {}}
+        assert result["id"] == call["id"] and result["name"] == "utc_now"
+        assert result["error"] is False and result["content"][:2] == "20"
+        tokens = "".join(data["text"] for name, data in events if name == "token")
+        assert tokens == f"Según las herramientas: {result['content']}"
+        offered = [t["function"]["name"] for t in stub.chat_requests()[0]["tools"]]
+        assert offered == ["utc_now", "search_conversation"]

@@ -164,7 +164,7 @@ def make_agent(model=None, memory=None, **kwargs):
 
 
 def test_a_failing_summariser_loses_nothing_keeps_the_state_bounded_and_says_why():
-    agent, model, memory = make_agent(
+    agent, _, memory = make_agent(
         memory=MemoriaMiddleware(
             memory="hybrid", k=2, max_tokens=700, summary_model=BrokenSummariser()
         )
@@ -263,7 +263,7 @@ def test_async_agents_stream_and_invoke(tmp_path):
 
 def test_the_transcript_goes_to_a_memoria_database_when_given(tmp_path):
     with MemoriaMiddleware(memory="window", k=1, db=tmp_path / "memoria.sqlite") as memory:
-        agent, model, _ = make_agent(memory=memory)
+        agent, _, _ = make_agent(memory=memory)
         for n in range(5):
             agent.invoke({"messages": [HumanMessage(message(n))]}, CONFIG)
         state = agent.get_state(CONFIG).values
