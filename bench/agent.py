@@ -1,0 +1,960 @@
+"""Tool-using agent benchmark: `python -m bench.agent` (or `make bench-agent`).
+
+One scripted, tool-using conversation is driven turn by turn, in one process, through four agents,
+and each is measured against the others in the same run (ratios, since absolute times drift on a
+shared machine).
+
+The workload (seeded, the same text for every system): `--turns` ordinary turns (default 1,000),
+then one question per planted fact. Ordinary turns are chat messages of three to five sentences
+about everyday things, answered directly, and, about one turn in three, a request for one of two
+real tools (`weather(city)` or `convert(amount, currency)`, each returning ~400 characters): the
+model answers it with a tool call, then, once it has the result, with a short answer. In the
+chat messages of the first 10% of the turns, 20 facts are planted, each in passing (never as a
+message's first sentence, which an extractive summary would keep) and each carrying a token found
+nowhere else in the conversation ("QX-4821", "Valparaíso", "Heliotrope", ...). After the last
+ordinary turn, each fact is asked for ("Which football team do I support?"). On a question, a
+model that has the `search_conversation` tool bound first calls it with the fact's keywords, then
+answers; a model without it answers at once.
+
+The model (`ScriptedChatModel`) is a deterministic, instant `BaseChatModel` that looks the turn's
+human message up in the script: what it does never depends on the memory in front of it, so every
+system gets the same conversation. It reports `usage_metadata` with Memoria's uncalibrated token
+estimate of the prompt (characters / 4 plus a per-message overhead), so Memoria's calibration
+stays at 1. The summariser is the same for every system: Memoria's deterministic, extractive
+`ExtractiveSummariser` with a cap of 300 tokens (the first sentence of each message, trimmed to
+the cap), so that the comparison is about the memory design, not about summary quality.
+
+The systems:
+
+- `memoria`: Memoria's own graph with the two tools, `Memoria(db=..., model=..., tools=...,
+  summary_model=...)` on SQLite, `hybrid` memory (k = 5, max_tokens = 2,000, of which 800 are for
+  recalled excerpts), one turn = `agent.send(thread, text)`. Checkpoints and transcript share one
+  file; the thread keeps only its latest checkpoint.
+- `create_agent + MemoriaMiddleware`: LangChain's `create_agent` with `MemoriaMiddleware` (the
+  same memory settings, transcript in a Memoria database file of its own) and a `SqliteSaver`.
+- `create_agent + SummarizationMiddleware`: `create_agent` with LangChain's
+  `SummarizationMiddleware` (summarises at 2,000 tokens, keeps the last 20 messages) and a
+  `SqliteSaver`.
+- `create_agent (no memory)`: `create_agent` and a `SqliteSaver`, nothing else: every message is
+  kept, so the prompt and the checkpoint grow with the thread. Each system stops after `--budget`
+  seconds of ordinary turns; a stopped one is asked its questions where it stopped.
+
+The `create_agent` systems run with LangGraph's default durability (a checkpoint per step);
+`Memoria.send` writes one per turn (`durability="exit"`) and prunes the older ones.
+
+Metrics per system: prompt tokens per model call (every prompt the chat model receives, counted
+with one counter, `TokenCounter(None).prompt`; summaries are not model calls here); the size of
+the thread's latest checkpoint (serialised as its saver stores it) and of the database file(s)
+on disk (file plus WAL after `PRAGMA wal_checkpoint(TRUNCATE)`, the transcript database
+included) after turn 100 and after the last ordinary turn; the time a turn takes, which with an
+instant model is the framework's and the memory's own cost (median of the eleven turns around
+turns 10, 100 and 1,000, only earlier ones for the last); and how many planted facts are still put
+in front of the model when asked for (the fact's token anywhere in a prompt of that question's
+turn: system message, messages, tool results). Results go to stdout as Markdown and to
+`--out`/agent.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sqlite3
+import statistics
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from langchain.agents import create_agent
+from langchain.agents.middleware.summarization import SummarizationMiddleware
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import Runnable
+from langchain_core.tools import BaseTool, tool
+from langgraph.checkpoint.sqlite import SqliteSaver
+from pydantic import PrivateAttr
+
+from bench.systems import sqlite_size
+from memoria.agent import Memoria
+from memoria.context import Context
+from memoria.memory_tool import MEMORY_TOOL_NAME
+from memoria.middleware import MemoriaMiddleware
+from memoria.prompts import SYSTEM_PROMPT
+from memoria.summaries import ExtractiveSummariser
+from memoria.tokens import TokenCounter, message_text
+
+THREAD = "bench-agent"
+SEED = 42
+MARKS = (10, 100, 1000)
+SIZE_MARK = 100
+WINDOW = 5  # median over the turns mark-5 .. mark+5 (only earlier turns for the last mark)
+PLANT_SHARE = 0.1
+TOOL_SHARE = 1 / 3
+MEMORY = {"memory": "hybrid", "k": 5, "max_tokens": 2000}
+SUMMARY_CAP = 300  # Memoria's default summary cap, and its effective cap with these settings
+TRIGGER = ("tokens", 2000)
+# 20 messages (LangChain's default) are ~8 turns of this workload, ~700 tokens: with the 300-token
+# summary the prompt drops to ~1,000 tokens after a summary, under Memoria's low mark (1,400, of
+# which 800 are kept for recalled excerpts), and it keeps more turns verbatim than Memoria's k = 5,
+# so the anchor is not handicapped by keeping too little.
+KEEP = ("messages", 20)
+COUNTER = TokenCounter(None)
+"""The one counter for every prompt and summary: Memoria's estimate, uncalibrated."""
+SUMMARISER = ExtractiveSummariser()
+SUMMARY_PREFIX = "Here is a summary of the conversation to date:\n\n"
+"""How SummarizationMiddleware introduces the summary it keeps as the first message."""
+
+
+# The workload
+
+
+@dataclass(frozen=True)
+class Fact:
+    statement: str
+    """The sentence planted in a chat message."""
+    question: str
+    query: str
+    """The words the model searches for (`search_conversation`)."""
+    value: str
+    """The token that appears nowhere else in the conversation: in view or not."""
+
+
+FACTS = (
+    Fact(
+        "My locker number at the climbing gym is QX-4821.",
+        "What was my locker number at the climbing gym?",
+        "locker number climbing gym",
+        "QX-4821",
+    ),
+    Fact(
+        "My sister Ana moved to Valparaíso last spring.",
+        "Where does my sister Ana live now?",
+        "sister Ana moved",
+        "Valparaíso",
+    ),
+    Fact(
+        "Our dog is called Bartolomeo.",
+        "What is our dog called?",
+        "dog called",
+        "Bartolomeo",
+    ),
+    Fact(
+        "The wifi password at the cabin is mango-tornado-88.",
+        "What is the wifi password at the cabin?",
+        "wifi password cabin",
+        "mango-tornado-88",
+    ),
+    Fact("I was born in Tromsø.", "Where was I born?", "born", "Tromsø"),
+    Fact(
+        "My favourite dish is pastel de choclo.",
+        "What is my favourite dish?",
+        "favourite dish",
+        "pastel de choclo",
+    ),
+    Fact(
+        "My car is an old green Škoda Felicia.",
+        "What car do I have?",
+        "car",
+        "Felicia",
+    ),
+    Fact(
+        "My dentist is Dr. Okonkwo on Fleet Street.",
+        "Who is my dentist?",
+        "dentist",
+        "Okonkwo",
+    ),
+    Fact(
+        "The code of my bike lock is 7-3-9-1.",
+        "What is the code of my bike lock?",
+        "bike lock code",
+        "7-3-9-1",
+    ),
+    Fact(
+        "My new manager is called Ingrid Halvorsen.",
+        "What is my new manager called?",
+        "manager called",
+        "Halvorsen",
+    ),
+    Fact(
+        "I have started learning an instrument, the bandoneón.",
+        "Which instrument am I learning?",
+        "learning instrument",
+        "bandoneón",
+    ),
+    Fact(
+        "My neighbour's cat is named Pimienta.",
+        "What is my neighbour's cat named?",
+        "neighbour cat named",
+        "Pimienta",
+    ),
+    Fact(
+        "Our wedding anniversary is on 19 March.",
+        "When is our wedding anniversary?",
+        "wedding anniversary",
+        "19 March",
+    ),
+    Fact(
+        "My favourite author is Clarice Lispector.",
+        "Who is my favourite author?",
+        "favourite author",
+        "Lispector",
+    ),
+    Fact(
+        "My blood type is AB negative.",
+        "What is my blood type?",
+        "blood type",
+        "AB negative",
+    ),
+    Fact(
+        "The codename of my project at work is Heliotrope.",
+        "What is the codename of my project at work?",
+        "codename project",
+        "Heliotrope",
+    ),
+    Fact(
+        "My landlord is Mr. Fitzgerald-Ruiz.",
+        "Who is my landlord?",
+        "landlord",
+        "Fitzgerald-Ruiz",
+    ),
+    Fact(
+        "My daughter's school is Colegio San Anselmo.",
+        "Which school does my daughter go to?",
+        "daughter school",
+        "San Anselmo",
+    ),
+    Fact(
+        "The football team I support is Rosenborg.",
+        "Which football team do I support?",
+        "football team support",
+        "Rosenborg",
+    ),
+    Fact(
+        "I am allergic to hazelnuts.",
+        "What am I allergic to?",
+        "allergic",
+        "hazelnuts",
+    ),
+)
+
+SUBJECTS = (
+    "the garden",
+    "my commute",
+    "the new café on the corner",
+    "the budget meeting",
+    "our book club",
+    "the train strike",
+    "the kitchen tap",
+    "my running plan",
+    "the quarterly report",
+    "the museum visit",
+    "the street party",
+    "a history podcast",
+    "my expenses spreadsheet",
+    "the lentil soup recipe",
+    "the roof repair",
+    "the holiday photos",
+    "the tax forms",
+    "the chess tournament",
+    "the moving boxes",
+    "the printer at the office",
+    "my sleep schedule",
+    "the film festival",
+    "the recycling rules",
+    "the choir rehearsal",
+    "the job interview",
+    "the language exchange",
+    "the old laptop",
+    "the gym timetable",
+    "the camping trip",
+    "the board game night",
+)
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "the weekend", "tonight")
+ADJECTIVES = ("strange", "useful", "tiring", "funny", "surprising", "calming", "frustrating")
+SENTENCES = (
+    "I spent most of {day} thinking about {subject}.",
+    "Honestly, {subject} took longer than I expected.",
+    "Do you think {subject} can wait until {day}?",
+    "Someone mentioned {subject} again, which reminded me of {other}.",
+    "I keep postponing {subject}, but {other} feels more urgent.",
+    "It was {adjective} to finally deal with {subject}.",
+    "Tell me something {adjective} about {subject}.",
+    "My plan for {day} is to sort out {subject} and then forget about {other}.",
+    "I wonder whether {subject} is worth the effort at all.",
+    "A friend says {subject} is {adjective}, and I half agree.",
+    "Last time, {subject} and {other} happened on the same {day}, which was {adjective}.",
+    "Remind me to write a list for {subject}.",
+)
+OPENERS = ("Quick one.", "Another question.", "Before I forget:", "Hi again.", "Right.")
+CITIES = (
+    "Lisbon",
+    "Oslo",
+    "Kraków",
+    "Bilbao",
+    "Montreal",
+    "Nairobi",
+    "Osaka",
+    "Lyon",
+    "Cusco",
+    "Ghent",
+    "Tallinn",
+    "Seville",
+    "Perth",
+    "Bergen",
+    "Porto",
+)
+CURRENCIES = ("USD", "GBP", "JPY", "CHF", "SEK", "NOK", "CLP", "MXN", "CAD", "AUD")
+RATES = {
+    "USD": 1.085,
+    "GBP": 0.852,
+    "JPY": 162.4,
+    "CHF": 0.961,
+    "SEK": 11.42,
+    "NOK": 11.71,
+    "CLP": 1012.0,
+    "MXN": 18.63,
+    "CAD": 1.476,
+    "AUD": 1.652,
+}
+REASONS = (
+    "I am planning a trip there.",
+    "A colleague asked me and I had no idea.",
+    "It is for a birthday present.",
+    "I need it for the team offsite.",
+    "Just curious, to be honest.",
+)
+CHAT_REPLIES = (
+    "That sounds like a lot to juggle. If {subject} can wait, I would start with the rest.",
+    "Thanks for telling me. {Subject} does tend to take longer than planned.",
+    "Fair enough. A short list for {subject} might make it feel lighter.",
+    "Noted. Let me know how {subject} goes.",
+    "I see. It helps to pick one thing, say {subject}, and finish it first.",
+)
+CONDITIONS = ("light rain", "sunny spells", "overcast", "clear skies", "showers", "fog at first")
+DIRECTIONS = ("north", "north-east", "east", "south-east", "south", "south-west", "west")
+
+
+def seeded(*parts: object) -> random.Random:
+    """A random source fixed by `parts` (crc32, not `hash`, which changes from run to run)."""
+    return random.Random(zlib.crc32(repr(parts).encode()))
+
+
+@tool
+def weather(city: str) -> str:
+    """The weather forecast for a city: today and the next two days."""
+    rng = seeded("weather", city)
+    days = []
+    for day in ("Today", "Tomorrow", "The day after"):
+        low = rng.randint(-3, 18)
+        days.append(
+            f"{day}: {rng.choice(CONDITIONS)}, {low}°C to {low + rng.randint(3, 9)}°C, wind "
+            f"{rng.randint(5, 40)} km/h from the {rng.choice(DIRECTIONS)}, humidity "
+            f"{rng.randint(40, 95)}%."
+        )
+    return (
+        f"Forecast for {city}. {' '.join(days)} Sunrise at 0{rng.randint(5, 8)}:"
+        f"{rng.randint(10, 59)}, sunset at {rng.randint(17, 21)}:{rng.randint(10, 59)}. Source: "
+        "the bench's weather service, updated every hour."
+    )
+
+
+@tool
+def convert(amount: float, currency: str) -> str:
+    """Convert an amount of euros into another currency at today's mid-market rate."""
+    rate = RATES.get(currency.upper())
+    if rate is None:
+        return f"Unknown currency {currency!r}; known: {', '.join(RATES)}."
+    converted = amount * rate
+    return (
+        f"{amount:,.2f} EUR = {converted:,.2f} {currency} at {rate:.4f} {currency} per EUR "
+        f"(mid-market rate). A bank transfer adds a fee of about {converted * 0.012:,.2f} "
+        f"{currency}; card payments abroad usually cost 1.5% to 2.5% more than this rate. "
+        "Rates refresh every fifteen minutes; this one comes from the bench's exchange table, "
+        "which does not move during a run."
+    )
+
+
+TOOLS: list[BaseTool] = [weather, convert]
+
+
+@dataclass(frozen=True)
+class Step:
+    """What the scripted model does with one human message."""
+
+    kind: str
+    """"chat", "tool" or "question"."""
+    reply: str = ""
+    call: tuple[str, dict[str, Any]] | None = None
+    """The tool call a "tool" step makes first."""
+    fact: Fact | None = None
+
+
+@dataclass
+class Workload:
+    turns: list[str]
+    """The ordinary turns' human messages."""
+    questions: list[tuple[str, Fact]]
+    script: dict[str, Step] = field(default_factory=dict)
+    planted: dict[str, int] = field(default_factory=dict)
+    """Fact value -> the (1-based) turn it was planted in."""
+
+
+def chat_message(rng: random.Random, planted: Sequence[Fact]) -> str:
+    """Three to five sentences about everyday things, with the facts in passing (never first)."""
+    sentences = []
+    for _ in range(rng.randint(3, 5)):
+        subject, other = rng.sample(SUBJECTS, 2)
+        template = rng.choice(SENTENCES)
+        sentences.append(
+            template.format(
+                subject=subject, other=other, day=rng.choice(DAYS), adjective=rng.choice(ADJECTIVES)
+            )
+        )
+    for fact in planted:
+        sentences.insert(rng.randint(1, len(sentences)), fact.statement)
+    return " ".join(sentences)
+
+
+def chat_reply(text: str) -> str:
+    rng = seeded("reply", text)
+    subject = rng.choice(SUBJECTS)
+    return rng.choice(CHAT_REPLIES).format(subject=subject, Subject=subject.capitalize())
+
+
+def tool_request(rng: random.Random) -> tuple[str, tuple[str, dict[str, Any]]]:
+    opener, reason = rng.choice(OPENERS), rng.choice(REASONS)
+    if rng.random() < 0.5:
+        city = rng.choice(CITIES)
+        day = rng.choice(DAYS)
+        text = f"{opener} What will the weather be like in {city} on {day}? {reason}"
+        return text, ("weather", {"city": city})
+    amount = rng.choice((20, 45, 120, 250, 600, 1250, 3000)) + rng.randint(0, 99)
+    currency = rng.choice(CURRENCIES)
+    return f"{opener} How much is {amount} euros in {currency}? {reason}", (
+        "convert",
+        {"amount": amount, "currency": currency},
+    )
+
+
+def make_workload(turns: int, seed: int = SEED) -> Workload:
+    """`turns` ordinary turns (facts planted in the first 10%), then one question per fact."""
+    if turns < 2 * len(FACTS):
+        raise ValueError(f"--turns must be at least {2 * len(FACTS)}")
+    rng = random.Random(seed)
+    kinds = ["tool" if rng.random() < TOOL_SHARE else "chat" for _ in range(turns)]
+    window = max(1, int(turns * PLANT_SHARE))
+    slots = [i for i in range(window) if kinds[i] == "chat"] or [0]
+    kinds[slots[0]] = "chat"
+    facts_at: dict[int, list[Fact]] = {}
+    for index, fact in enumerate(FACTS):  # evenly over the chat turns of the window
+        facts_at.setdefault(slots[index * len(slots) // len(FACTS)], []).append(fact)
+    workload = Workload(turns=[], questions=[])
+    for index, kind in enumerate(kinds):
+        while True:  # every human message is distinct: it is the script's key
+            if kind == "chat":
+                text, call = chat_message(rng, facts_at.get(index, [])), None
+            else:
+                text, call = tool_request(rng)
+                text = f"{text} (request {index + 1})" if text in workload.script else text
+            if text not in workload.script:
+                break
+        step = Step(kind, reply=chat_reply(text), call=call)
+        workload.script[text] = step
+        workload.turns.append(text)
+        for fact in facts_at.get(index, []):
+            workload.planted[fact.value] = index + 1
+    order = list(FACTS)
+    rng.shuffle(order)
+    for fact in order:
+        text = f"{fact.question} I mentioned it a while ago."
+        workload.script[text] = Step("question", fact=fact)
+        workload.questions.append((text, fact))
+    check_unique(workload)
+    return workload
+
+
+def check_unique(workload: Workload) -> None:
+    """Each fact's token must occur in its planting message and nowhere else (messages, replies
+    and tool results), or finding it in a prompt would prove nothing."""
+    texts = [*workload.turns, *(step.reply for step in workload.script.values())]
+    for step in workload.script.values():
+        if step.call is not None:
+            name, args = step.call
+            texts.append(next(t for t in TOOLS if t.name == name).invoke(args))
+    for fact in FACTS:
+        found = sum(fact.value in text for text in texts)
+        if found != 1:
+            raise AssertionError(f"{fact.value!r} occurs in {found} texts of the workload, not 1")
+
+
+# The scripted model
+
+
+@dataclass
+class Call:
+    tokens: int
+    text: str = ""
+    """The whole prompt as text (only while capturing: question turns)."""
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Deterministic and instant: looks the turn's human message up in the script. A tool step
+    first calls its tool, then answers from the result; a question step first searches the
+    conversation when `search_conversation` is bound, then answers with the fact if it is in the
+    prompt; a chat step answers at once. Records the size of every prompt it is sent."""
+
+    _script: dict[str, Step] = PrivateAttr(default_factory=dict)
+    _calls: list[Call] = PrivateAttr(default_factory=list)
+    _capture: bool = PrivateAttr(default=False)
+    _call_ids: int = PrivateAttr(default=0)
+
+    def __init__(self, script: dict[str, Step], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._script = script
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def bind_tools(
+        self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
+    ) -> Runnable[Any, AIMessage]:
+        names = [t.name if isinstance(t, BaseTool) else t["function"]["name"] for t in tools]
+        return self.bind(tool_names=names, **kwargs)
+
+    def start_turn(self, *, capture: bool) -> None:
+        self._calls, self._capture = [], capture
+
+    def calls(self) -> list[Call]:
+        return self._calls
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        tool_names: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> ChatResult:
+        tokens = COUNTER.prompt(messages)
+        text = "\n".join(message_text(m) for m in messages) if self._capture else ""
+        self._calls.append(Call(tokens, text))
+        reply = self._reply(messages, set(tool_names), text)
+        reply.usage_metadata = {
+            "input_tokens": tokens,
+            "output_tokens": COUNTER.messages([reply]),
+            "total_tokens": tokens + COUNTER.messages([reply]),
+        }
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+    def _reply(self, messages: list[BaseMessage], tools: set[str], prompt: str) -> AIMessage:
+        start = max((i for i, m in enumerate(messages) if isinstance(m, HumanMessage)), default=0)
+        human = message_text(messages[start]) if messages else ""
+        # Memoria sends two human messages in a row as one: the last paragraph is this turn's.
+        step = self._script.get(human) or self._script.get(human.rsplit("\n\n", 1)[-1])
+        if step is None:
+            return AIMessage("I am not sure what you mean.")
+        results = [m for m in messages[start + 1 :] if isinstance(m, ToolMessage)]
+        if step.kind == "tool":
+            if not results and step.call is not None:
+                return self._call(*step.call)
+            first = re.split(r"(?<=[.!?])\s", message_text(results[-1]), maxsplit=2)
+            return AIMessage(f"Here is what I found: {' '.join(first[:2])}" if results else "OK.")
+        if step.kind == "question" and step.fact is not None:
+            if not results and MEMORY_TOOL_NAME in tools:
+                return self._call(MEMORY_TOOL_NAME, {"query": step.fact.query})
+            if prompt and step.fact.value in prompt:
+                return AIMessage(f"You told me: {step.fact.statement}")
+            return AIMessage("I cannot find that in our conversation, sorry.")
+        return AIMessage(step.reply)
+
+    def _call(self, name: str, args: dict[str, Any]) -> AIMessage:
+        self._call_ids += 1
+        call_id = f"call_{self._call_ids:06d}"
+        return AIMessage("", tool_calls=[{"name": name, "args": args, "id": call_id}])
+
+
+def summarize(messages: list[BaseMessage]) -> str:
+    """The shared summariser as SummarizationMiddleware takes it: the previous summary (its first
+    message, when it has one) and the messages after it, merged into at most SUMMARY_CAP tokens."""
+    previous = ""
+    if messages and messages[0].additional_kwargs.get("lc_source") == "summarization":
+        previous = message_text(messages[0]).removeprefix(SUMMARY_PREFIX)
+        messages = messages[1:]
+    return SUMMARISER.summarise(previous, messages, SUMMARY_CAP, COUNTER.text)
+
+
+# The systems
+
+
+class AgentSystem(Protocol):
+    name: str
+    model: ScriptedChatModel
+
+    def turn(self, text: str) -> None: ...
+
+    def checkpoint_bytes(self) -> int: ...
+
+    def disk_bytes(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+CONFIG: Any = {"configurable": {"thread_id": THREAD}}
+
+
+class CreateAgentSystem:
+    """`create_agent` with the scripted model, the two tools, `middleware`, and a SqliteSaver."""
+
+    def __init__(
+        self,
+        name: str,
+        directory: Path,
+        script: dict[str, Step],
+        middleware: Sequence[Any] = (),
+        extra_files: Sequence[Path] = (),
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.path = directory / f"{re.sub(r'[^a-z]+', '-', name.lower()).strip('-')}.sqlite"
+        self.extra_files = list(extra_files)
+        self.on_close = on_close
+        self.conn = sqlite3.connect(self.path, check_same_thread=False)
+        self.saver = SqliteSaver(self.conn)
+        self.model = ScriptedChatModel(script)
+        self.agent = create_agent(
+            self.model,
+            tools=TOOLS,
+            system_prompt=SYSTEM_PROMPT,
+            middleware=list(middleware),
+            checkpointer=self.saver,
+        )
+
+    def turn(self, text: str) -> None:
+        self.agent.invoke({"messages": [HumanMessage(text)]}, CONFIG)
+
+    def checkpoint_bytes(self) -> int:
+        saved = self.saver.get_tuple(CONFIG)
+        return len(self.saver.serde.dumps_typed(saved.checkpoint)[1]) if saved else 0
+
+    def disk_bytes(self) -> int:
+        return sum(sqlite_size(path) for path in [self.path, *self.extra_files])
+
+    def close(self) -> None:
+        self.conn.close()
+        if self.on_close is not None:
+            self.on_close()
+
+
+class MemoriaSystem:
+    """Memoria's own graph, with the tools, one `send` per turn."""
+
+    name = "memoria"
+
+    def __init__(self, directory: Path, script: dict[str, Step]) -> None:
+        self.path = directory / "memoria.sqlite"
+        self.model = ScriptedChatModel(script)
+        self.agent = Memoria(
+            db=self.path,
+            model=self.model,
+            tools=TOOLS,
+            summary_model=ExtractiveSummariser(),
+            context=Context(**MEMORY),
+        )
+
+    def turn(self, text: str) -> None:
+        self.agent.send(THREAD, text)
+
+    def checkpoint_bytes(self) -> int:
+        saver = self.agent.checkpointer
+        saved = saver.get_tuple(self.agent.config(THREAD))
+        return len(saver.serde.dumps_typed(saved.checkpoint)[1]) if saved else 0
+
+    def disk_bytes(self) -> int:
+        return sqlite_size(self.path)
+
+    def close(self) -> None:
+        self.agent.close()
+
+
+SYSTEMS = ("memoria", "middleware", "summarization", "plain")
+NAMES = {
+    "memoria": "memoria",
+    "middleware": "create_agent + MemoriaMiddleware",
+    "summarization": "create_agent + SummarizationMiddleware",
+    "plain": "create_agent (no memory)",
+}
+
+
+def make_system(key: str, directory: Path, script: dict[str, Step]) -> AgentSystem:
+    name = NAMES[key]
+    if key == "memoria":
+        return MemoriaSystem(directory, script)
+    if key == "middleware":
+        transcript = directory / "middleware-transcript.sqlite"
+        memory = MemoriaMiddleware(db=transcript, summary_model=ExtractiveSummariser(), **MEMORY)
+        return CreateAgentSystem(
+            name, directory, script, [memory], extra_files=[transcript], on_close=memory.close
+        )
+    if key == "summarization":
+        return CreateAgentSystem(
+            name,
+            directory,
+            script,
+            # SummarizationMiddleware needs a model even with a summarizer (for its profile and
+            # token counting); the summarizer writes every summary, the model is never called.
+            [
+                SummarizationMiddleware(
+                    ScriptedChatModel(script), trigger=TRIGGER, keep=KEEP, summarizer=summarize
+                )
+            ],
+        )
+    return CreateAgentSystem(name, directory, script)
+
+
+# Running and reporting
+
+
+def run(system: AgentSystem, workload: Workload, turns: int, budget: float) -> dict[str, Any]:
+    timings: list[float] = []
+    tokens: list[int] = []
+    checkpoints: dict[int, int] = {}
+    disk: dict[int, int] = {}
+    started = time.perf_counter()
+    for number, text in enumerate(workload.turns[:turns], 1):
+        system.model.start_turn(capture=False)
+        t0 = time.perf_counter()
+        system.turn(text)
+        timings.append(time.perf_counter() - t0)
+        tokens.extend(call.tokens for call in system.model.calls())
+        over_budget = time.perf_counter() - started > budget
+        if number in (SIZE_MARK, turns) or over_budget:
+            checkpoints[number], disk[number] = system.checkpoint_bytes(), system.disk_bytes()
+        if over_budget:
+            break
+    ordinary = time.perf_counter() - started
+    in_view: dict[str, bool] = {}
+    for text, fact in workload.questions:
+        system.model.start_turn(capture=True)
+        system.turn(text)
+        calls = system.model.calls()
+        tokens.extend(call.tokens for call in calls)
+        in_view[fact.value] = any(fact.value in call.text for call in calls)
+    return {
+        "turns": len(timings),
+        "timings": timings,
+        "prompt_tokens": tokens,
+        "checkpoint_bytes": checkpoints,
+        "disk_bytes": disk,
+        "facts_in_view": in_view,
+        "seconds": ordinary,
+        "seconds_with_questions": time.perf_counter() - started,
+    }
+
+
+def median_ms(timings: list[float], mark: int) -> float | None:
+    if len(timings) < mark:
+        return None
+    window = timings[max(0, mark - 1 - WINDOW) : min(len(timings), mark + WINDOW)]
+    return statistics.median(window) * 1000
+
+
+def at_mark(values: dict[int, int], mark: int) -> int | None:
+    return values.get(mark)
+
+
+def last(values: dict[int, int]) -> tuple[int, int]:
+    turn = max(values)
+    return turn, values[turn]
+
+
+def megabytes(size: int | None) -> str:
+    if size is None:
+        return "—"
+    return f"{size / 1e6:.2f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
+
+
+def ratio(value: float | None, anchor: float | None) -> str:
+    return f"{value / anchor:.2f}×" if value is not None and anchor else "—"
+
+
+def summary_of(result: dict[str, Any], turns: int) -> dict[str, Any]:
+    tokens = result["prompt_tokens"]
+    last_turn, last_checkpoint = last(result["checkpoint_bytes"])
+    return {
+        "turns": result["turns"],
+        "stopped": result["turns"] < turns,
+        "model_calls": len(tokens),
+        "prompt_mean": statistics.fmean(tokens),
+        "prompt_max": max(tokens),
+        "ms": {mark: median_ms(result["timings"], mark) for mark in MARKS},
+        "checkpoint_at_100": at_mark(result["checkpoint_bytes"], SIZE_MARK),
+        "checkpoint_at_last": last_checkpoint,
+        "disk_at_100": at_mark(result["disk_bytes"], SIZE_MARK),
+        "disk_at_last": result["disk_bytes"][last_turn],
+        "last_turn": last_turn,
+        "facts_in_view": sum(result["facts_in_view"].values()),
+        "facts": len(result["facts_in_view"]),
+        "missed": [value for value, seen in result["facts_in_view"].items() if not seen],
+        "seconds": result["seconds"],
+        "seconds_with_questions": result["seconds_with_questions"],
+    }
+
+
+def label(name: str, summary: dict[str, Any]) -> str:
+    return f"{name} (stopped at turn {summary['turns']})" if summary["stopped"] else name
+
+
+def tables(summaries: dict[str, dict[str, Any]], turns: int) -> str:
+    out = [
+        f"Prompt tokens per model call (all {turns} turns and the {len(FACTS)} questions) and "
+        "planted facts in front of the model when asked for:",
+        "",
+        "| system | model calls | mean prompt tokens | max prompt tokens | facts in view |",
+        "|---|---|---|---|---|",
+    ]
+    for name, s in summaries.items():
+        out.append(
+            f"| {label(name, s)} | {s['model_calls']} | {s['prompt_mean']:.0f} | "
+            f"{s['prompt_max']} | {s['facts_in_view']} of {s['facts']} |"
+        )
+    out += [
+        "",
+        f"Storage: the thread's latest checkpoint, and the database file(s), after turn "
+        f"{SIZE_MARK} and after the last ordinary turn:",
+        "",
+        f"| system | checkpoint at turn {SIZE_MARK} | checkpoint at the last turn | "
+        f"database at turn {SIZE_MARK} | database at the last turn |",
+        "|---|---|---|---|---|",
+    ]
+    for name, s in summaries.items():
+        out.append(
+            f"| {label(name, s)} | {megabytes(s['checkpoint_at_100'])} | "
+            f"{megabytes(s['checkpoint_at_last'])} at turn {s['last_turn']} | "
+            f"{megabytes(s['disk_at_100'])} | {megabytes(s['disk_at_last'])} at turn "
+            f"{s['last_turn']} |"
+        )
+    out += [
+        "",
+        "Time per turn with an instant model (median of the turns around each mark, ms):",
+        "",
+        "| system | turn 10 | turn 100 | turn 1000 | turn 1000 / turn 10 | ordinary turns (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in summaries.items():
+        cells = [f"{s['ms'][m]:.2f}" if s["ms"][m] is not None else "—" for m in MARKS]
+        out.append(
+            f"| {label(name, s)} | {' | '.join(cells)} | {ratio(s['ms'][1000], s['ms'][10])} "
+            f"| {s['seconds']:.1f} |"
+        )
+    for anchor in (NAMES["plain"], NAMES["summarization"]):
+        if anchor not in summaries:
+            continue
+        a = summaries[anchor]
+        out += [
+            "",
+            f"Ratios to {anchor}, same run (— where one of the two has no value):",
+            "",
+            f"| system | mean prompt | checkpoint at turn {SIZE_MARK} | checkpoint at turn "
+            f"{turns} | database at turn {turns} | ms at turn 100 | ms at turn 1000 |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, s in summaries.items():
+            if name == anchor:
+                continue
+            both_finished = not s["stopped"] and not a["stopped"]
+            cells = [
+                ratio(s["prompt_mean"], a["prompt_mean"]),
+                ratio(s["checkpoint_at_100"], a["checkpoint_at_100"]),
+                ratio(s["checkpoint_at_last"], a["checkpoint_at_last"]) if both_finished else "—",
+                ratio(s["disk_at_last"], a["disk_at_last"]) if both_finished else "—",
+                ratio(s["ms"][100], a["ms"][100]),
+                ratio(s["ms"][1000], a["ms"][1000]),
+            ]
+            out.append(f"| {label(name, s)} | {' | '.join(cells)} |")
+    missed = {name: s["missed"] for name, s in summaries.items() if s["missed"]}
+    if missed:
+        out += ["", "Facts not in view when asked for:"]
+        out += [f"- {name}: {', '.join(values)}" for name, values in missed.items()]
+    return "\n".join(out)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.agent", description=__doc__)
+    parser.add_argument("--turns", type=int, default=1000, help="ordinary turns, before questions")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=60.0,
+        help="seconds of ordinary turns each system may run before it is stopped",
+    )
+    parser.add_argument(
+        "--systems",
+        default=",".join(SYSTEMS),
+        help=f"which systems, comma-separated (of {', '.join(SYSTEMS)})",
+    )
+    parser.add_argument("--out", type=Path, default=Path("bench/out"), help="where agent.json goes")
+    args = parser.parse_args()
+    keys = [key.strip() for key in args.systems.split(",") if key.strip()]
+    if unknown := sorted(set(keys) - set(SYSTEMS)):
+        parser.error(f"unknown systems: {', '.join(unknown)}")
+
+    wall = time.perf_counter()
+    workload = make_workload(args.turns)
+    tool_turns = sum(step.kind == "tool" for step in workload.script.values())
+    print(
+        f"workload: {args.turns} ordinary turns ({tool_turns} with a tool call), "
+        f"{len(FACTS)} facts planted in turns "
+        f"{min(workload.planted.values())}-{max(workload.planted.values())}, "
+        f"then {len(workload.questions)} questions",
+        flush=True,
+    )
+    summaries: dict[str, dict[str, Any]] = {}
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="memoria-bench-agent-") as tmp:
+        for key in keys:
+            system = make_system(key, Path(tmp), workload.script)
+            try:
+                result = run(system, workload, args.turns, args.budget)
+            finally:
+                system.close()
+            results[system.name] = result
+            summaries[system.name] = summary_of(result, args.turns)
+            print(
+                f"{system.name}: {result['turns']} turns in {result['seconds']:.1f} s, "
+                f"questions included {result['seconds_with_questions']:.1f} s",
+                flush=True,
+            )
+    elapsed = time.perf_counter() - wall
+    print()
+    print(tables(summaries, args.turns))
+    print(f"\nwall time: {elapsed:.0f} s")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / "agent.json"
+    dump = {
+        "turns": args.turns,
+        "budget_seconds": args.budget,
+        "wall_seconds": elapsed,
+        "systems": {
+            name: {
+                **summaries[name],
+                "facts_in_view_by_value": results[name]["facts_in_view"],
+                "checkpoint_bytes": results[name]["checkpoint_bytes"],
+                "disk_bytes": results[name]["disk_bytes"],
+            }
+            for name in summaries
+        },
+    }
+    path.write_text(json.dumps(dump, indent=2, ensure_ascii=False))
+    print(f"data: {path}")
+
+
+if __name__ == "__main__":
+    main()
