@@ -1098,11 +1098,11 @@ threads.add_command(import_thread)
 
 
 def render(message: BaseMessage) -> str:
-    from memoria.prompts import ROLE_LABELS
-    from memoria.tokens import message_text
+    """A message as `show`, `/history` and `/context` print it: `user: ...`, `assistant called
+    weather({"city": "Lima"})`, `tool weather: ...`."""
+    from memoria.prompts import labelled
 
-    label = ROLE_LABELS.get(message.type, message.type).lower()
-    return f"{label}: {safe(message_text(message))}"
+    return "\n".join(f"{label.lower()}: {safe(text)}" for label, text in labelled([message]))
 
 
 def human_size(size: float) -> str:

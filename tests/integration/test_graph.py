@@ -38,9 +38,11 @@ def conversation(prompt):
     return [m.content for m in prompt if not isinstance(m, SystemMessage)]
 
 
-def test_module_graph_has_the_four_named_nodes():
+def test_module_graph_has_the_named_nodes_and_the_memory_tool():
     nodes = set(module_graph.get_graph().nodes)
-    assert {"trim", "summarise", "recall", "model"} <= nodes
+    assert {"trim", "summarise", "recall", "model", "tools"} <= nodes
+    tool_node = module_graph.nodes["tools"].bound
+    assert list(tool_node.tools_by_name) == ["search_conversation"]
 
 
 def test_seed_window_k2_shows_exactly_the_last_two_exchanges(make_graph, echo):

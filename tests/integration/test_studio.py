@@ -1,4 +1,5 @@
-"""`langgraph dev` serves langgraph.json as is: Studio sees the four nodes and the context schema,
+"""`langgraph dev` serves langgraph.json as is: Studio sees the nodes (`tools` with the memory tool
+included) and the context schema,
 and threads run through the LangGraph API with the server's own checkpointer and store."""
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def test_studio_sees_the_nodes_and_the_memory_settings(server):
     client = get_sync_client(url=server)
     assistant = client.assistants.search(graph_id="memoria")[0]
     graph = client.assistants.get_graph(assistant["assistant_id"])
-    assert {"trim", "summarise", "recall", "model"} <= {node["id"] for node in graph["nodes"]}
+    assert {"trim", "summarise", "recall", "model", "tools"} <= {n["id"] for n in graph["nodes"]}
     schemas = client.assistants.get_schemas(assistant["assistant_id"])
     properties = schemas["context_schema"]["properties"]
     assert {
