@@ -18,7 +18,7 @@ else
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 endif
 
-.PHONY: install chat test test-quick crash lint format bench bench-recall bench-startup clean
+.PHONY: install chat test test-quick crash lint format bench bench-recall bench-agent bench-startup clean
 
 install: $(STAMP)
 
@@ -65,6 +65,11 @@ bench: $(STAMP)
 # Recall: evidence in view and prompt size per preset on the generated conversations (~15 min).
 bench-recall: $(STAMP)
 	$(BIN)/python -m bench.recall $(ARGS)
+
+# A tool-using agent: Memoria, create_agent + MemoriaMiddleware, + SummarizationMiddleware and
+# without memory, on one scripted conversation (~2 min).
+bench-agent: $(STAMP)
+	$(BIN)/python -m bench.agent $(ARGS)
 
 # Start-up time of the command line against the bare import of LangGraph and LangChain.
 bench-startup: $(STAMP)

@@ -36,8 +36,11 @@ The systems:
   `SummarizationMiddleware` (summarises at 2,000 tokens, keeps the last 20 messages) and a
   `SqliteSaver`.
 - `create_agent (no memory)`: `create_agent` and a `SqliteSaver`, nothing else: every message is
-  kept, so the prompt and the checkpoint grow with the thread. Each system stops after `--budget`
-  seconds of ordinary turns; a stopped one is asked its questions where it stopped.
+  kept, so the prompt and the checkpoint grow with the thread (quadratic time and storage).
+
+Each system stops after `--budget` seconds of ordinary turns (default 120: on a 2-core machine the
+plain agent needs about 70 s for 1,000 turns, the others 8-15 s); a stopped one is asked its
+questions where it stopped.
 
 The `create_agent` systems run with LangGraph's default durability (a checkpoint per step);
 `Memoria.send` writes one per turn (`durability="exit"`) and prunes the older ones.
@@ -47,8 +50,9 @@ with one counter, `TokenCounter(None).prompt`; summaries are not model calls her
 the thread's latest checkpoint (serialised as its saver stores it) and of the database file(s)
 on disk (file plus WAL after `PRAGMA wal_checkpoint(TRUNCATE)`, the transcript database
 included) after turn 100 and after the last ordinary turn; the time a turn takes, which with an
-instant model is the framework's and the memory's own cost (median of the eleven turns around
-turns 10, 100 and 1,000, only earlier ones for the last); and how many planted facts are still put
+instant model is the framework's and the memory's own cost (around turns 10, 100 and 1,000, the
+median of the chat turns and of the tool turns among the 21 turns there, the last 21 for the last
+mark); and how many planted facts are still put
 in front of the model when asked for (the fact's token anywhere in a prompt of that question's
 turn: system message, messages, tool results). Results go to stdout as Markdown and to
 `--out`/agent.json.
@@ -94,7 +98,10 @@ THREAD = "bench-agent"
 SEED = 42
 MARKS = (10, 100, 1000)
 SIZE_MARK = 100
-WINDOW = 5  # median over the turns mark-5 .. mark+5 (only earlier turns for the last mark)
+WINDOW = 10
+"""Times are medians over the turns mark-10 .. mark+10 (the last 21 for the last mark), of the chat
+turns and of the tool turns apart: their mix varies from window to window, and a tool turn is
+three model-and-tool steps where a chat turn is one."""
 PLANT_SHARE = 0.1
 TOOL_SHARE = 1 / 3
 MEMORY = {"memory": "hybrid", "k": 5, "max_tokens": 2000}
@@ -602,7 +609,9 @@ class AgentSystem(Protocol):
 
     def checkpoint_bytes(self) -> int: ...
 
-    def disk_bytes(self) -> int: ...
+    def disk_bytes(self) -> dict[str, int]:
+        """Each database file's size on disk, by what it holds."""
+        ...
 
     def close(self) -> None: ...
 
@@ -619,12 +628,12 @@ class CreateAgentSystem:
         directory: Path,
         script: dict[str, Step],
         middleware: Sequence[Any] = (),
-        extra_files: Sequence[Path] = (),
+        transcript: Path | None = None,
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.path = directory / f"{re.sub(r'[^a-z]+', '-', name.lower()).strip('-')}.sqlite"
-        self.extra_files = list(extra_files)
+        self.transcript = transcript
         self.on_close = on_close
         self.conn = sqlite3.connect(self.path, check_same_thread=False)
         self.saver = SqliteSaver(self.conn)
@@ -644,8 +653,11 @@ class CreateAgentSystem:
         saved = self.saver.get_tuple(CONFIG)
         return len(self.saver.serde.dumps_typed(saved.checkpoint)[1]) if saved else 0
 
-    def disk_bytes(self) -> int:
-        return sum(sqlite_size(path) for path in [self.path, *self.extra_files])
+    def disk_bytes(self) -> dict[str, int]:
+        sizes = {"checkpoints": sqlite_size(self.path)}
+        if self.transcript is not None:
+            sizes["transcript"] = sqlite_size(self.transcript)
+        return sizes
 
     def close(self) -> None:
         self.conn.close()
@@ -677,8 +689,8 @@ class MemoriaSystem:
         saved = saver.get_tuple(self.agent.config(THREAD))
         return len(saver.serde.dumps_typed(saved.checkpoint)[1]) if saved else 0
 
-    def disk_bytes(self) -> int:
-        return sqlite_size(self.path)
+    def disk_bytes(self) -> dict[str, int]:
+        return {"checkpoints and transcript": sqlite_size(self.path)}
 
     def close(self) -> None:
         self.agent.close()
@@ -701,7 +713,7 @@ def make_system(key: str, directory: Path, script: dict[str, Step]) -> AgentSyst
         transcript = directory / "middleware-transcript.sqlite"
         memory = MemoriaMiddleware(db=transcript, summary_model=ExtractiveSummariser(), **MEMORY)
         return CreateAgentSystem(
-            name, directory, script, [memory], extra_files=[transcript], on_close=memory.close
+            name, directory, script, [memory], transcript=transcript, on_close=memory.close
         )
     if key == "summarization":
         return CreateAgentSystem(
@@ -723,10 +735,11 @@ def make_system(key: str, directory: Path, script: dict[str, Step]) -> AgentSyst
 
 
 def run(system: AgentSystem, workload: Workload, turns: int, budget: float) -> dict[str, Any]:
+    """Drive the ordinary turns (stopping after `budget` seconds), then ask the questions."""
     timings: list[float] = []
     tokens: list[int] = []
     checkpoints: dict[int, int] = {}
-    disk: dict[int, int] = {}
+    disk: dict[int, dict[str, int]] = {}
     started = time.perf_counter()
     for number, text in enumerate(workload.turns[:turns], 1):
         system.model.start_turn(capture=False)
@@ -747,9 +760,13 @@ def run(system: AgentSystem, workload: Workload, turns: int, budget: float) -> d
         calls = system.model.calls()
         tokens.extend(call.tokens for call in calls)
         in_view[fact.value] = any(fact.value in call.text for call in calls)
+    kinds = [workload.script[text].kind for text in workload.turns[: len(timings)]]
     return {
         "turns": len(timings),
-        "timings": timings,
+        "ms": {
+            kind: {mark: median_ms(timings, kinds, kind, mark) for mark in MARKS}
+            for kind in ("chat", "tool")
+        },
         "prompt_tokens": tokens,
         "checkpoint_bytes": checkpoints,
         "disk_bytes": disk,
@@ -759,46 +776,32 @@ def run(system: AgentSystem, workload: Workload, turns: int, budget: float) -> d
     }
 
 
-def median_ms(timings: list[float], mark: int) -> float | None:
+def median_ms(timings: list[float], kinds: list[str], kind: str, mark: int) -> float | None:
+    """Median time of the `kind` turns among the 21 around `mark` (the last 21 for the last)."""
     if len(timings) < mark:
         return None
-    window = timings[max(0, mark - 1 - WINDOW) : min(len(timings), mark + WINDOW)]
-    return statistics.median(window) * 1000
-
-
-def at_mark(values: dict[int, int], mark: int) -> int | None:
-    return values.get(mark)
-
-
-def last(values: dict[int, int]) -> tuple[int, int]:
-    turn = max(values)
-    return turn, values[turn]
-
-
-def megabytes(size: int | None) -> str:
-    if size is None:
-        return "—"
-    return f"{size / 1e6:.2f} MB" if size >= 100_000 else f"{size / 1e3:.1f} kB"
-
-
-def ratio(value: float | None, anchor: float | None) -> str:
-    return f"{value / anchor:.2f}×" if value is not None and anchor else "—"
+    start = max(0, min(mark - 1 - WINDOW, len(timings) - 2 * WINDOW - 1))
+    stop = start + 2 * WINDOW + 1
+    chosen = [t for t, k in zip(timings[start:stop], kinds[start:stop], strict=True) if k == kind]
+    return statistics.median(chosen) * 1000 if chosen else None
 
 
 def summary_of(result: dict[str, Any], turns: int) -> dict[str, Any]:
     tokens = result["prompt_tokens"]
-    last_turn, last_checkpoint = last(result["checkpoint_bytes"])
+    last_turn = max(result["checkpoint_bytes"])
+    disk = result["disk_bytes"]
     return {
         "turns": result["turns"],
         "stopped": result["turns"] < turns,
         "model_calls": len(tokens),
         "prompt_mean": statistics.fmean(tokens),
         "prompt_max": max(tokens),
-        "ms": {mark: median_ms(result["timings"], mark) for mark in MARKS},
-        "checkpoint_at_100": at_mark(result["checkpoint_bytes"], SIZE_MARK),
-        "checkpoint_at_last": last_checkpoint,
-        "disk_at_100": at_mark(result["disk_bytes"], SIZE_MARK),
-        "disk_at_last": result["disk_bytes"][last_turn],
+        "ms": result["ms"],
+        "checkpoint_at_100": result["checkpoint_bytes"].get(SIZE_MARK),
+        "checkpoint_at_last": result["checkpoint_bytes"][last_turn],
+        "disk_at_100": sum(disk[SIZE_MARK].values()) if SIZE_MARK in disk else None,
+        "disk_at_last": sum(disk[last_turn].values()),
+        "disk_files_at_last": disk[last_turn],
         "last_turn": last_turn,
         "facts_in_view": sum(result["facts_in_view"].values()),
         "facts": len(result["facts_in_view"]),
@@ -808,14 +811,28 @@ def summary_of(result: dict[str, Any], turns: int) -> dict[str, Any]:
     }
 
 
+def size(value: int | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value / 1e6:.2f} MB" if value >= 100_000 else f"{value / 1e3:.1f} kB"
+
+
+def ms(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "—"
+
+
+def ratio(value: float | None, anchor: float | None) -> str:
+    return f"{value / anchor:.2f}×" if value is not None and anchor else "—"
+
+
 def label(name: str, summary: dict[str, Any]) -> str:
     return f"{name} (stopped at turn {summary['turns']})" if summary["stopped"] else name
 
 
 def tables(summaries: dict[str, dict[str, Any]], turns: int) -> str:
     out = [
-        f"Prompt tokens per model call (all {turns} turns and the {len(FACTS)} questions) and "
-        "planted facts in front of the model when asked for:",
+        f"Prompt tokens per model call (the {turns} turns and the {len(FACTS)} questions), and "
+        "the planted facts put in front of the model when asked for:",
         "",
         "| system | model calls | mean prompt tokens | max prompt tokens | facts in view |",
         "|---|---|---|---|---|",
@@ -827,56 +844,65 @@ def tables(summaries: dict[str, dict[str, Any]], turns: int) -> str:
         )
     out += [
         "",
-        f"Storage: the thread's latest checkpoint, and the database file(s), after turn "
-        f"{SIZE_MARK} and after the last ordinary turn:",
+        "Storage: the thread's latest checkpoint, and the database file(s) on disk:",
         "",
-        f"| system | checkpoint at turn {SIZE_MARK} | checkpoint at the last turn | "
-        f"database at turn {SIZE_MARK} | database at the last turn |",
+        f"| system | checkpoint at turn {SIZE_MARK} | checkpoint at turn {turns} | "
+        f"database at turn {SIZE_MARK} | database at turn {turns} |",
         "|---|---|---|---|---|",
     ]
     for name, s in summaries.items():
+        at = "" if s["last_turn"] == turns else f" (turn {s['last_turn']})"
+        files = s["disk_files_at_last"]
+        parts = (
+            f" ({', '.join(f'{k} {size(v)}' for k, v in files.items())})" if len(files) > 1 else ""
+        )
         out.append(
-            f"| {label(name, s)} | {megabytes(s['checkpoint_at_100'])} | "
-            f"{megabytes(s['checkpoint_at_last'])} at turn {s['last_turn']} | "
-            f"{megabytes(s['disk_at_100'])} | {megabytes(s['disk_at_last'])} at turn "
-            f"{s['last_turn']} |"
+            f"| {label(name, s)} | {size(s['checkpoint_at_100'])} | "
+            f"{size(s['checkpoint_at_last'])}{at} | {size(s['disk_at_100'])} | "
+            f"{size(s['disk_at_last'])}{at}{parts} |"
         )
     out += [
         "",
-        "Time per turn with an instant model (median of the turns around each mark, ms):",
+        f"Time per turn with an instant model, ms: median of the chat turns and of the tool turns "
+        f"among the {2 * WINDOW + 1} turns around each mark:",
         "",
-        "| system | turn 10 | turn 100 | turn 1000 | turn 1000 / turn 10 | ordinary turns (s) |",
-        "|---|---|---|---|---|---|",
+        "| system | chat, turn 10 | chat, turn 100 | chat, turn 1000 | chat, 1000 / 10 | "
+        "tool, turn 10 | tool, turn 100 | tool, turn 1000 | tool, 1000 / 10 | all turns (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, s in summaries.items():
-        cells = [f"{s['ms'][m]:.2f}" if s["ms"][m] is not None else "—" for m in MARKS]
-        out.append(
-            f"| {label(name, s)} | {' | '.join(cells)} | {ratio(s['ms'][1000], s['ms'][10])} "
-            f"| {s['seconds']:.1f} |"
-        )
+        cells = []
+        for kind in ("chat", "tool"):
+            values = s["ms"][kind]
+            cells += [*(ms(values[m]) for m in MARKS), ratio(values[1000], values[10])]
+        out.append(f"| {label(name, s)} | {' | '.join(cells)} | {s['seconds']:.1f} |")
     for anchor in (NAMES["plain"], NAMES["summarization"]):
         if anchor not in summaries:
             continue
         a = summaries[anchor]
         out += [
             "",
-            f"Ratios to {anchor}, same run (— where one of the two has no value):",
+            f"Ratios to {anchor}, same run (— where either has no value):",
             "",
             f"| system | mean prompt | checkpoint at turn {SIZE_MARK} | checkpoint at turn "
-            f"{turns} | database at turn {turns} | ms at turn 100 | ms at turn 1000 |",
-            "|---|---|---|---|---|---|---|",
+            f"{turns} | database at turn {turns} | chat turn 100 | chat turn 1000 | "
+            "tool turn 100 | tool turn 1000 |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, s in summaries.items():
             if name == anchor:
                 continue
-            both_finished = not s["stopped"] and not a["stopped"]
+            both = not s["stopped"] and not a["stopped"]
             cells = [
                 ratio(s["prompt_mean"], a["prompt_mean"]),
                 ratio(s["checkpoint_at_100"], a["checkpoint_at_100"]),
-                ratio(s["checkpoint_at_last"], a["checkpoint_at_last"]) if both_finished else "—",
-                ratio(s["disk_at_last"], a["disk_at_last"]) if both_finished else "—",
-                ratio(s["ms"][100], a["ms"][100]),
-                ratio(s["ms"][1000], a["ms"][1000]),
+                ratio(s["checkpoint_at_last"], a["checkpoint_at_last"]) if both else "—",
+                ratio(s["disk_at_last"], a["disk_at_last"]) if both else "—",
+                *(
+                    ratio(s["ms"][kind][mark], a["ms"][kind][mark])
+                    for kind in ("chat", "tool")
+                    for mark in (100, 1000)
+                ),
             ]
             out.append(f"| {label(name, s)} | {' | '.join(cells)} |")
     missed = {name: s["missed"] for name, s in summaries.items() if s["missed"]}
@@ -892,7 +918,7 @@ def main() -> None:
     parser.add_argument(
         "--budget",
         type=float,
-        default=60.0,
+        default=120.0,
         help="seconds of ordinary turns each system may run before it is stopped",
     )
     parser.add_argument(
@@ -908,16 +934,15 @@ def main() -> None:
 
     wall = time.perf_counter()
     workload = make_workload(args.turns)
-    tool_turns = sum(step.kind == "tool" for step in workload.script.values())
+    tool_turns = sum(workload.script[text].kind == "tool" for text in workload.turns)
     print(
         f"workload: {args.turns} ordinary turns ({tool_turns} with a tool call), "
-        f"{len(FACTS)} facts planted in turns "
-        f"{min(workload.planted.values())}-{max(workload.planted.values())}, "
-        f"then {len(workload.questions)} questions",
+        f"{len(FACTS)} facts planted in turns {min(workload.planted.values())}-"
+        f"{max(workload.planted.values())}, then {len(workload.questions)} questions",
         flush=True,
     )
     summaries: dict[str, dict[str, Any]] = {}
-    results: dict[str, dict[str, Any]] = {}
+    in_view: dict[str, dict[str, bool]] = {}
     with tempfile.TemporaryDirectory(prefix="memoria-bench-agent-") as tmp:
         for key in keys:
             system = make_system(key, Path(tmp), workload.script)
@@ -925,11 +950,11 @@ def main() -> None:
                 result = run(system, workload, args.turns, args.budget)
             finally:
                 system.close()
-            results[system.name] = result
             summaries[system.name] = summary_of(result, args.turns)
+            in_view[system.name] = result["facts_in_view"]
             print(
                 f"{system.name}: {result['turns']} turns in {result['seconds']:.1f} s, "
-                f"questions included {result['seconds_with_questions']:.1f} s",
+                f"{result['seconds_with_questions']:.1f} s with the questions",
                 flush=True,
             )
     elapsed = time.perf_counter() - wall
@@ -942,14 +967,10 @@ def main() -> None:
         "turns": args.turns,
         "budget_seconds": args.budget,
         "wall_seconds": elapsed,
+        "planted_at_turn": workload.planted,
         "systems": {
-            name: {
-                **summaries[name],
-                "facts_in_view_by_value": results[name]["facts_in_view"],
-                "checkpoint_bytes": results[name]["checkpoint_bytes"],
-                "disk_bytes": results[name]["disk_bytes"],
-            }
-            for name in summaries
+            name: {**summary, "facts_in_view_by_value": in_view[name]}
+            for name, summary in summaries.items()
         },
     }
     path.write_text(json.dumps(dump, indent=2, ensure_ascii=False))

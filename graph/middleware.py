@@ -130,8 +130,6 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         self.context = context or Context(model="echo", **settings)
         self.policy = self.context.policy()
         self._summariser = _summariser(summary_model or self.context.summary_model or None)
-        self._agent_model: BaseChatModel | None = None
-        self._system_tokens = 0
         self._resources = ExitStack()
         self._archive: Transcript | None = None
         if db is not None:
@@ -225,7 +223,6 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
     def _start_turn(self, request: ModelRequest[Any]) -> TurnStart | None:
         """At the turn's first model call: fold (or let go of) the oldest turns as the plan says,
         then recall for the new message. None at the turn's later calls."""
-        self._agent_model = request.model
         memory = dict(cast(dict[str, Any], request.state.get("memoria") or {}))
         if memory.get("ready"):
             return None
@@ -239,7 +236,7 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         )
         leaving = plan.drop or plan.fold
         if plan.fold:
-            self._fold(memory, flatten(completed[: plan.fold]), counter)
+            self._fold(memory, flatten(completed[: plan.fold]), request.model, counter)
         memory["folded"] = memory.get("folded", 0) + leaving
         gone = flatten(completed[:leaving])
         gone_ids = {id(m) for m in gone}
@@ -307,13 +304,17 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         return [excerpt.as_dict() for excerpt in found.excerpts]
 
     def _fold(
-        self, memory: dict[str, Any], folding: list[BaseMessage], counter: TokenCounter
+        self,
+        memory: dict[str, Any],
+        folding: list[BaseMessage],
+        model: BaseChatModel,
+        counter: TokenCounter,
     ) -> None:
         """Merge `folding` into the running summary. A summary that fails falls back to the
         extractive one, so that the view stays bounded; `summary_error` says why."""
         summary = memory.get("summary", "")
         cap = self.policy.effective_summary_cap
-        summariser = self._summariser or default_summariser_for(self._agent_model)
+        summariser = self._summariser or default_summariser(model)
         try:
             memory["summary"] = summarise(summariser, summary, folding, cap, counter, self.context)
             memory["summary_error"], memory["summary_failures"] = "", 0
@@ -348,7 +349,7 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
             before=memory.get("folded", 0),
             budget_tokens=self.context.memory_tool_budget,
             max_turns=self.context.recall_turns or 16,
-            count=TokenCounter(self._agent_model).text,
+            count=TokenCounter(None).text,
             shown={item["turn"] for item in memory.get("recalled") or []},
         )
 
@@ -435,10 +436,6 @@ def summarise(
     if (size := counter.text(summary)) > cap * SUMMARY_CAP_TOLERANCE:
         raise SummaryError(f"the summary has {size} tokens, over its cap of {cap}")
     return summary
-
-
-def default_summariser_for(model: BaseChatModel | None) -> Summariser:
-    return ExtractiveSummariser() if model is None else default_summariser(model)
 
 
 def _summariser(summary_model: BaseChatModel | Summariser | str | None) -> Summariser | None:

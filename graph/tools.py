@@ -81,19 +81,15 @@ def tool_names(tools: Sequence[BaseTool]) -> str:
 
 
 def load_tools(reference: str) -> list[BaseTool]:
-    """The tools `MODULE:NAME` names: a tool, a function, or a list of them, importable from the
-    current directory or the installed packages. This is how the command line takes tools; a
-    thread, an import or a settings file never names them."""
-    import importlib
-    import sys
-
-    module_name, _, attribute = reference.partition(":")
+    """The tools `MODULE:NAME` names: a tool, a function, or a list of them. MODULE is a module
+    importable from the installed packages or the current directory, or the path of a `.py`
+    file. This is how the command line takes tools; a thread, an import or a settings file never
+    names them."""
+    module_name, _, attribute = reference.rpartition(":")
     if not module_name or not attribute:
         raise ValueError(f"--tools {reference!r}: give MODULE:NAME (e.g. mytools:TOOLS)")
-    if "" not in sys.path and "." not in sys.path:
-        sys.path.insert(0, "")  # the current directory, as `python -m` would have it
     try:
-        value: Any = importlib.import_module(module_name)
+        value: Any = _import(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
             raise ValueError(f"--tools {reference!r}: no module named {module_name!r}") from None
@@ -111,3 +107,28 @@ def load_tools(reference: str) -> list[BaseTool]:
         return as_tools(items)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"--tools {reference!r}: {exc}") from None
+
+
+def _import(module: str) -> Any:
+    """A module by name (the current directory is searched after the installed packages, so a
+    file there never shadows one of them), or by the path of its `.py` file."""
+    import importlib
+    import importlib.util
+    import os
+    import sys
+
+    if module.endswith(".py") or os.sep in module:
+        path = os.path.abspath(module)
+        if not os.path.isfile(path):
+            raise ModuleNotFoundError(f"no file {module}", name=module)
+        name = f"memoria_tools_{abs(hash(path)):x}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise ModuleNotFoundError(f"cannot load {module}", name=module)
+        loaded = importlib.util.module_from_spec(spec)
+        sys.modules[name] = loaded
+        spec.loader.exec_module(loaded)
+        return loaded
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    return importlib.import_module(module)

@@ -261,6 +261,22 @@ def test_async_agents_stream_and_invoke(tmp_path):
     assert_pairs_intact(state["messages"])
 
 
+def test_a_sync_agent_streams_and_keeps_its_memory_out_of_its_output():
+    agent, _, _ = make_agent()
+    for n in range(12):
+        agent.invoke({"messages": [HumanMessage(message(n))]}, CONFIG)
+    updates = list(agent.stream({"messages": [HumanMessage(QUESTION)]}, CONFIG))
+    assert [next(iter(u)) for u in updates][-1].endswith("after_agent")
+    values = list(
+        agent.stream({"messages": [HumanMessage("y ahora")]}, CONFIG, stream_mode="values")
+    )
+    assert values[-1]["messages"][-1].content == "y ahora"
+    assert agent.get_state(CONFIG).values["memoria"]["turns"] == 14
+    # The output schema leaves the private channel out of what `invoke` returns (a "values"
+    # stream carries every channel, as it does create_agent's own private ones).
+    assert "memoria" not in agent.invoke({"messages": [HumanMessage("fin")]}, CONFIG)
+
+
 def test_the_transcript_goes_to_a_memoria_database_when_given(tmp_path):
     with MemoriaMiddleware(memory="window", k=1, db=tmp_path / "memoria.sqlite") as memory:
         agent, _, _ = make_agent(memory=memory)
