@@ -7,18 +7,20 @@ shared machine).
 The workload (seeded, the same text for every system): `--turns` ordinary turns (default 1,000),
 then one question per planted fact. Ordinary turns are chat messages of three to five sentences
 about everyday things, answered directly, and, about one turn in three, a request for one of two
-real tools (`weather(city)` or `convert(amount, currency)`, each returning ~400 characters): the
+real tools (`weather(city)` or `convert(amount, currency)`, each returning 300-370 characters): the
 model answers it with a tool call, then, once it has the result, with a short answer. In the
 chat messages of the first 10% of the turns, 20 facts are planted, each in passing (never as a
-message's first sentence, which an extractive summary would keep) and each carrying a token found
+message's first sentence, the part of a message the extractive summary keeps; placed first, they
+still fall out of the 300-token summary long before the questions) and each carrying a token found
 nowhere else in the conversation ("QX-4821", "Valparaíso", "Heliotrope", ...). After the last
 ordinary turn, each fact is asked for ("Which football team do I support?"). On a question, a
 model that has the `search_conversation` tool bound first calls it with the fact's keywords, then
 answers; a model without it answers at once.
 
 The model (`ScriptedChatModel`) is a deterministic, instant `BaseChatModel` that looks the turn's
-human message up in the script: what it does never depends on the memory in front of it, so every
-system gets the same conversation. It reports `usage_metadata` with Memoria's uncalibrated token
+human message up in the script: its tool calls depend only on that message and on the tools bound,
+never on the memory in front of it, so every system gets the same conversation (only its answer
+to a question says whether it saw the fact). It reports `usage_metadata` with Memoria's uncalibrated token
 estimate of the prompt (characters / 4 plus a per-message overhead), so Memoria's calibration
 stays at 1. The summariser is the same for every system: Memoria's deterministic, extractive
 `ExtractiveSummariser` with a cap of 300 tokens (the first sentence of each message, trimmed to
@@ -107,10 +109,11 @@ TOOL_SHARE = 1 / 3
 MEMORY = {"memory": "hybrid", "k": 5, "max_tokens": 2000}
 SUMMARY_CAP = 300  # Memoria's default summary cap, and its effective cap with these settings
 TRIGGER = ("tokens", 2000)
-# 20 messages (LangChain's default) are ~8 turns of this workload, ~700 tokens: with the 300-token
-# summary the prompt drops to ~1,000 tokens after a summary, under Memoria's low mark (1,400, of
-# which 800 are kept for recalled excerpts), and it keeps more turns verbatim than Memoria's k = 5,
-# so the anchor is not handicapped by keeping too little.
+# Kept messages rather than tokens: 20 messages (LangChain's default) are 7-8 turns of this
+# workload, 900-1,100 tokens, so with the 300-token summary a summarised prompt starts again at
+# 1,200-1,400 tokens, Memoria's low mark (1,400, where Memoria reserves 800 of them for recalled
+# excerpts and so keeps fewer recent turns, at most k = 5). The anchor keeps more recent turns
+# verbatim than Memoria does: it is not handicapped by keeping too little.
 KEEP = ("messages", 20)
 COUNTER = TokenCounter(None)
 """The one counter for every prompt and summary: Memoria's estimate, uncalibrated."""
@@ -569,11 +572,11 @@ class ScriptedChatModel(BaseChatModel):
         if step is None:
             return AIMessage("I am not sure what you mean.")
         results = [m for m in messages[start + 1 :] if isinstance(m, ToolMessage)]
-        if step.kind == "tool":
-            if not results and step.call is not None:
+        if step.kind == "tool" and step.call is not None:
+            if not results:
                 return self._call(*step.call)
-            first = re.split(r"(?<=[.!?])\s", message_text(results[-1]), maxsplit=2)
-            return AIMessage(f"Here is what I found: {' '.join(first[:2])}" if results else "OK.")
+            found = re.split(r"(?<=[.!?])\s", message_text(results[-1]), maxsplit=2)[:2]
+            return AIMessage(f"Here is what I found: {' '.join(found)}")
         if step.kind == "question" and step.fact is not None:
             if not results and MEMORY_TOOL_NAME in tools:
                 return self._call(MEMORY_TOOL_NAME, {"query": step.fact.query})
@@ -822,7 +825,9 @@ def ms(value: float | None) -> str:
 
 
 def ratio(value: float | None, anchor: float | None) -> str:
-    return f"{value / anchor:.2f}×" if value is not None and anchor else "—"
+    if value is None or not anchor:
+        return "—"
+    return f"{value / anchor:.2f}×" if value / anchor >= 0.1 else f"{value / anchor:.2g}×"
 
 
 def label(name: str, summary: dict[str, Any]) -> str:

@@ -16,14 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from fakes import POSTGRES_SERVER, RecordingEcho
-from groq_stub import GroqStub
+from groq_stub import GROQ_TEST_KEY, GroqStub
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 
 from memoria.graph import build_graph
 from memoria.models import load_chat_model
-
-GROQ_TEST_KEY = "gsk_test_0123456789abcdef"
 
 
 @functools.cache

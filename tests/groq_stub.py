@@ -20,6 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 CHAT_PATH = "/openai/v1/chat/completions"
+GROQ_TEST_KEY = "gsk_test_0123456789abcdef"
+"""The key the tests give the real Groq client (the stub takes any)."""
 CHARS_PER_TOKEN = 3
 
 

@@ -129,3 +129,13 @@ def interrupt(process: Running, limit: float = 15.0, times: int = 1, gap: float 
     while process.ended_at is None:
         time.sleep(0.001)
     return process.ended_at - sent
+
+
+def wait_for_file(path: Path, process: Running, timeout: float = TIMEOUT) -> None:
+    """Wait until `process` has made `path` (a tool saying it started, say); fail if it ends or
+    takes too long first."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.proc.poll() is None, process.err
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.05)

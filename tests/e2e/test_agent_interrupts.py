@@ -7,11 +7,10 @@ from __future__ import annotations
 import json
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from processes import TIMEOUT, interrupt
+from processes import interrupt, wait_for_file
 
 WORKER = str(Path(__file__).with_name("agent_worker.py"))
 SLOW = 'call slow {"seconds": 4}'
@@ -29,11 +28,7 @@ def test_a_kill_or_ctrl_c_inside_the_tool_loop_leaves_the_thread_as_it_was(spawn
     turn(spawn, tmp_path, "Mi perro se llama Toby.")
     before = turn(spawn, tmp_path, 'call weather {"city": "Lima"}')
     running = spawn(directory, SLOW, program=[sys.executable, WORKER])
-    deadline = time.monotonic() + TIMEOUT
-    while not (tmp_path / "tool-started").exists():
-        assert running.proc.poll() is None, running.err
-        assert time.monotonic() < deadline, "the tool never started"
-        time.sleep(0.05)
+    wait_for_file(tmp_path / "tool-started", running)
     if how == "kill":
         running.proc.send_signal(signal.SIGKILL)
         running.proc.wait(30)

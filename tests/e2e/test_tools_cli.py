@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 
 import pytest
 from fakes import assert_index_matches_transcript
-from groq_stub import GroqStub, ToolCalls, answers_tools_with
-from processes import interrupt, user_env
+from groq_stub import GROQ_TEST_KEY, GroqStub, ToolCalls, answers_tools_with
+from processes import interrupt, user_env, wait_for_file
 
 GROQ = "groq:llama-3.3-70b-versatile"
-KEY = "gsk_test_0123456789abcdef"
 
 TOOLS_MODULE = '''
 """Tools for the tests, as a user would write them."""
 import os
-import time
 from pathlib import Path
 
 from langchain_core.tools import tool
@@ -72,7 +69,7 @@ def groq_tools(tmp_path):
     (tmp_path / "mytools.py").write_text(TOOLS_MODULE)
     with GroqStub(answers_tools_with(plan)) as stub:
         stub.env = {
-            "GROQ_API_KEY": KEY,
+            "GROQ_API_KEY": GROQ_TEST_KEY,
             "GROQ_API_BASE": stub.base_url,
             "TOOL_STARTED": str(tmp_path / "tool-started"),
         }
@@ -203,12 +200,7 @@ def test_a_kill_or_ctrl_c_inside_the_tool_loop_leaves_the_thread_as_it_was(
     assert memoria("ask", "¿Qué tiempo hace?", *common, env=groq_tools.env).returncode == 0
     before = thread_state(memoria, db, "t")
     running = spawn("ask", "espera un momento", *common, env=env)
-    started = Path(groq_tools.env["TOOL_STARTED"])
-    deadline = time.monotonic() + 60
-    while not started.exists():
-        assert running.proc.poll() is None, running.err
-        assert time.monotonic() < deadline, "the tool never started"
-        time.sleep(0.05)
+    wait_for_file(Path(groq_tools.env["TOOL_STARTED"]), running)
     if how == "kill":
         running.proc.send_signal(signal.SIGKILL)
         running.proc.wait(30)

@@ -193,7 +193,7 @@ def test_a_thread_busy_in_another_process_is_refused_after_the_lock_wait(backend
 def test_tool_calls_and_results_stream_beside_the_tokens(tmp_path):
     """With a model that calls tools (Groq, through the loopback stub), the example offers its
     `utc_now` tool and streams each call and result as events of their own."""
-    from groq_stub import GroqStub, ToolCalls, answers_tools_with
+    from groq_stub import GROQ_TEST_KEY, GroqStub, ToolCalls, answers_tools_with
 
     def plan(body):
         asked = body["messages"][-1]
@@ -205,7 +205,7 @@ def test_tool_calls_and_results_stream_beside_the_tokens(tmp_path):
         process, url = start_backend(
             tmp_path,
             MEMORIA_MODEL="groq:llama-3.3-70b-versatile",
-            GROQ_API_KEY="gsk_test_0123456789abcdef",
+            GROQ_API_KEY=GROQ_TEST_KEY,
             GROQ_API_BASE=stub.base_url,
         )
         try:

@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GROQ_TEST_KEY
-from groq_stub import GroqStub, ToolCalls, answers_tools_with
+from groq_stub import GROQ_TEST_KEY, GroqStub, ToolCalls, answers_tools_with
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

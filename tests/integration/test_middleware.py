@@ -98,6 +98,17 @@ def assert_flat(sizes: dict[int, int], turns: int) -> None:
     assert late < 1.3 * early, (early, late)
 
 
+def two_tool_agent(model, memory, saver, store=None):
+    return create_agent(
+        model,
+        tools=[weather, convert],
+        system_prompt="Eres un agente útil.",
+        middleware=[memory],
+        checkpointer=saver,
+        store=store,
+    )
+
+
 def test_300_turns_on_sqlite_saver_and_store(tmp_path):
     model = ScriptedToolModel()
     memory = MemoriaMiddleware(memory="hybrid", k=3, max_tokens=1500)
@@ -106,14 +117,7 @@ def test_300_turns_on_sqlite_saver_and_store(tmp_path):
         SqliteStore.from_conn_string(str(tmp_path / "store.sqlite")) as store,
     ):
         store.setup()
-        agent = create_agent(
-            model,
-            tools=[weather, convert],
-            system_prompt="Eres un agente útil.",
-            middleware=[memory],
-            checkpointer=saver,
-            store=store,
-        )
+        agent = two_tool_agent(model, memory, saver, store)
         sizes = run_long_conversation(agent, saver, model, 300, 1500)
         assert_flat(sizes, 300)
         state = agent.get_state(CONFIG).values
@@ -135,13 +139,7 @@ def test_300_turns_on_postgres(own_postgres_url):
         PostgresSaver.from_conn_string(own_postgres_url) as saver,
     ):
         saver.setup()
-        agent = create_agent(
-            model,
-            tools=[weather, convert],
-            system_prompt="Eres un agente útil.",
-            middleware=[memory],
-            checkpointer=saver,
-        )
+        agent = two_tool_agent(model, memory, saver)
         sizes = run_long_conversation(agent, saver, model, 300, 1500)
         assert_flat(sizes, 300)
         transcript = memory.transcript("t", state=agent.get_state(CONFIG).values)

@@ -10,8 +10,8 @@ import threading
 import time
 
 import pytest
-from conftest import GROQ_TEST_KEY
 from fakes import ScriptedToolModel, store_transcript
+from groq_stub import GROQ_TEST_KEY
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
