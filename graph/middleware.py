@@ -37,7 +37,6 @@ leaves the view can still be recalled.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import ExitStack
@@ -90,8 +89,9 @@ class MemoriaMemory(AgentState):
 
     memoria: NotRequired[Annotated[dict[str, Any], PrivateStateAttr]]
     """`summary`; `turns` (completed turns archived); `folded` (turns out of view: summarised or
-    let go); `open` (ids of the messages that started a turn not yet finished); `recalled`
-    (this turn's excerpts); `language`; `summary_error` and `summary_failures`."""
+    let go); `open` (ids of the messages that started a turn not yet finished); `ready` (the
+    turn's view is planned); `recalled` (this turn's excerpts); `language`; `summary_error` and
+    `summary_failures`."""
 
 
 class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
@@ -127,6 +127,8 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
             )
         if context is not None and settings:
             raise TypeError("give MemoriaMiddleware either context= or settings, not both")
+        # The memory's settings only: the model field is never used here (the agent has its own),
+        # so it is fixed rather than resolved from the environment.
         self.context = context or Context(model="echo", **settings)
         self.policy = self.context.policy()
         self._summariser = _summariser(summary_model or self.context.summary_model or None)
@@ -171,7 +173,7 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
     async def abefore_agent(
         self, state: MemoriaMemory, runtime: Runtime[Any]
     ) -> dict[str, Any] | None:
-        return await asyncio.to_thread(self.before_agent, state, runtime)
+        return self.before_agent(state, runtime)  # no I/O: it only reads the state
 
     def wrap_model_call(
         self,
@@ -190,7 +192,7 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         request: ModelRequest[Any],
         handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
     ) -> Any:
-        started = await asyncio.to_thread(contextvars.copy_context().run, self._start_turn, request)
+        started = await asyncio.to_thread(self._start_turn, request)  # summariser, search
         response = await handler(self._request(request, started))
         return self._respond(response, started)
 
