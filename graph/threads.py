@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from memoria.memory import group_turns
-from memoria.prompts import ROLE_LABELS
-from memoria.tokens import message_text
+from memoria.prompts import labelled
 from memoria.transcript import ArchivedTurn, decode_message, encode_message, now_iso
 
 if TYPE_CHECKING:
@@ -120,9 +119,8 @@ class ThreadExport:
             lines += ["## Running summary", "", summary, ""]
         for turn in self.turns:
             lines += [f"## Turn {turn.number + 1}", "", f"*{turn.created_at}*", ""]
-            for message in turn.messages:
-                label = ROLE_LABELS.get(message.type, message.type)
-                lines += [f"**{label}:** {message_text(message)}", ""]
+            for label, text in labelled(turn.messages):
+                lines += [f"**{label}:** {text}", ""]
         return "\n".join(lines)
 
 

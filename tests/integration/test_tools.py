@@ -320,6 +320,9 @@ def test_fork_export_and_import_keep_a_tool_turn_whole(tmp_path):
         agent.send("t", call("weather", city="Lima"))
         agent.send("t", "gracias")
         exported = agent.export_thread("t")
+        markdown = exported.to_markdown()
+        assert '**Assistant called:** weather({"city": "Lima"})' in markdown
+        assert "**Tool weather:** Soleado en Lima" in markdown
         again = ThreadExport.from_json(json.loads(json.dumps(exported.to_json())))
         agent.import_thread(again, "copy")
         assert [m.model_dump() for m in agent.transcript("copy")] == [
