@@ -5,7 +5,7 @@ and each is measured against the others in the same run (ratios, since absolute 
 shared machine).
 
 The workload (seeded, the same text for every system): `--turns` ordinary turns (default 1,000),
-then one question per planted fact. Ordinary turns are chat messages of three to five sentences
+then two questions per planted fact. Ordinary turns are chat messages of three to five sentences
 about everyday things, answered directly, and, about one turn in three, a request for one of two
 real tools (`weather(city)` or `convert(amount, currency)`, each returning 300-370 characters): the
 model answers it with a tool call, then, once it has the result, with a short answer. In the
@@ -13,9 +13,19 @@ chat messages of the first 10% of the turns, 20 facts are planted, each in passi
 message's first sentence, the part of a message the extractive summary keeps; placed first, they
 still fall out of the 300-token summary long before the questions) and each carrying a token found
 nowhere else in the conversation ("QX-4821", "Valparaíso", "Heliotrope", ...). After the last
-ordinary turn, each fact is asked for ("Which football team do I support?"). On a question, a
-model that has the `search_conversation` tool bound first calls it with the fact's keywords, then
-answers; a model without it answers at once.
+ordinary turn, each fact is asked for twice, in two kinds of question asked apart. A direct
+question shares words with its fact ("Which football team do I support?" for "The football team I
+support is Rosenborg."), so that one full-text search of the question, Memoria's automatic recall,
+can find it. A reworded question shares none ("Whose matches do I cheer for on Saturdays?"):
+`make_workload` checks, with Memoria's own text analysis (`analyzer("en").query_terms`), that no
+term of the question occurs in the message the fact was planted in, so the automatic recall cannot
+find that turn. On either kind, a model that has the `search_conversation` tool bound first calls
+it with the fact's own keywords ("football team support": like a capable model, it knows what it
+is looking for), then answers; a model without it answers at once. The direct questions are asked
+of the system itself, one after the other; the reworded ones of a copy of it made after the last
+ordinary turn (the Memoria database(s) copied whole; for `create_agent`, the thread's latest
+checkpoint), one after the other, so that neither kind finds its facts in the other kind's
+questions, searches and answers.
 
 The model (`ScriptedChatModel`) is a deterministic, instant `BaseChatModel` that looks the turn's
 human message up in the script: its tool calls depend only on that message and on the tools bound,
@@ -54,10 +64,18 @@ on disk (file plus WAL after `PRAGMA wal_checkpoint(TRUNCATE)`, the transcript d
 included) after turn 100 and after the last ordinary turn; the time a turn takes, which with an
 instant model is the framework's and the memory's own cost (around turns 10, 100 and 1,000, the
 median of the chat turns and of the tool turns among the 21 turns there, the last 21 for the last
-mark); and how many planted facts are still put
-in front of the model when asked for (the fact's token anywhere in a prompt of that question's
-turn: system message, messages, tool results). Results go to stdout as Markdown and to
-`--out`/agent.json.
+mark); and how many planted facts are still put in front of the model when asked for (the fact's
+token anywhere in a prompt: system message, messages, tool results), for each kind of question in
+two columns: in the prompt of the question turn's first model call (what the memory view,
+automatic recall included, brings before the model does anything), and in any prompt of the turn,
+so by the end of it (after the model's own `search_conversation` calls, whose number is reported
+too). A reworded question's fact can still be in view at its first call when an earlier
+question's search brought the fact's turn back (the search for "favourite dish" also finds "My
+favourite author is ...") and that earlier question turn is still in view, recent or recalled
+(with `--turns 200`, one fact is in view this way; with the default 1,000 turns, none is: the
+turn that found it has been folded out of the view by then). Prompt tokens count the ordinary
+turns and the direct questions, not the copy's reworded ones. Results go to stdout as Markdown and
+to `--out`/agent.json.
 """
 
 from __future__ import annotations
@@ -72,7 +90,9 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -89,6 +109,7 @@ from pydantic import PrivateAttr
 
 from bench.systems import sqlite_size
 from memoria.agent import Memoria
+from memoria.analysis import analyzer
 from memoria.context import Context
 from memoria.memory_tool import MEMORY_TOOL_NAME
 from memoria.middleware import MemoriaMiddleware
@@ -130,6 +151,10 @@ class Fact:
     statement: str
     """The sentence planted in a chat message."""
     question: str
+    """The direct question: it shares words with the fact."""
+    reworded: str
+    """The same question in other words: none of its analysed terms occurs in the message the
+    fact was planted in (checked by `check_reworded`)."""
     query: str
     """The words the model searches for (`search_conversation`)."""
     value: str
@@ -140,115 +165,140 @@ FACTS = (
     Fact(
         "My locker number at the climbing gym is QX-4821.",
         "What was my locker number at the climbing gym?",
+        "What is the combination for where I stash my bag when bouldering?",
         "locker number climbing gym",
         "QX-4821",
     ),
     Fact(
         "My sister Ana moved to Valparaíso last spring.",
         "Where does my sister Ana live now?",
+        "In which Chilean city has my sibling settled?",
         "sister Ana moved",
         "Valparaíso",
     ),
     Fact(
         "Our dog is called Bartolomeo.",
         "What is our dog called?",
+        "What did we christen our pooch?",
         "dog called",
         "Bartolomeo",
     ),
     Fact(
         "The wifi password at the cabin is mango-tornado-88.",
         "What is the wifi password at the cabin?",
+        "What's the secret for getting online at our mountain hut?",
         "wifi password cabin",
         "mango-tornado-88",
     ),
-    Fact("I was born in Tromsø.", "Where was I born?", "born", "Tromsø"),
+    Fact(
+        "I was born in Tromsø.",
+        "Where was I born?",
+        "Which town am I originally from?",
+        "born",
+        "Tromsø",
+    ),
     Fact(
         "My favourite dish is pastel de choclo.",
         "What is my favourite dish?",
+        "Which meal do I like eating above everything else?",
         "favourite dish",
         "pastel de choclo",
     ),
     Fact(
         "My car is an old green Škoda Felicia.",
         "What car do I have?",
+        "What vehicle do I drive around in?",
         "car",
         "Felicia",
     ),
     Fact(
         "My dentist is Dr. Okonkwo on Fleet Street.",
         "Who is my dentist?",
+        "Who looks after my teeth?",
         "dentist",
         "Okonkwo",
     ),
     Fact(
         "The code of my bike lock is 7-3-9-1.",
         "What is the code of my bike lock?",
+        "What combination opens the chain on my bicycle?",
         "bike lock code",
         "7-3-9-1",
     ),
     Fact(
         "My new manager is called Ingrid Halvorsen.",
         "What is my new manager called?",
+        "Who is my boss these days?",
         "manager called",
         "Halvorsen",
     ),
     Fact(
         "I have started learning an instrument, the bandoneón.",
         "Which instrument am I learning?",
+        "What am I practising on these days, musically?",
         "learning instrument",
         "bandoneón",
     ),
     Fact(
         "My neighbour's cat is named Pimienta.",
         "What is my neighbour's cat named?",
+        "What is the kitty next door known as?",
         "neighbour cat named",
         "Pimienta",
     ),
     Fact(
         "Our wedding anniversary is on 19 March.",
         "When is our wedding anniversary?",
+        "On what date did my spouse and I get married?",
         "wedding anniversary",
         "19 March",
     ),
     Fact(
         "My favourite author is Clarice Lispector.",
         "Who is my favourite author?",
+        "Whose novels do I love most?",
         "favourite author",
         "Lispector",
     ),
     Fact(
         "My blood type is AB negative.",
         "What is my blood type?",
+        "What should a hospital know before giving me a transfusion?",
         "blood type",
         "AB negative",
     ),
     Fact(
         "The codename of my project at work is Heliotrope.",
         "What is the codename of my project at work?",
+        "What's the internal label for what I'm building for my employer?",
         "codename project",
         "Heliotrope",
     ),
     Fact(
         "My landlord is Mr. Fitzgerald-Ruiz.",
         "Who is my landlord?",
+        "Whom do I pay rent to?",
         "landlord",
         "Fitzgerald-Ruiz",
     ),
     Fact(
         "My daughter's school is Colegio San Anselmo.",
         "Which school does my daughter go to?",
+        "Where does my child get her education?",
         "daughter school",
         "San Anselmo",
     ),
     Fact(
         "The football team I support is Rosenborg.",
         "Which football team do I support?",
+        "Whose matches do I cheer for on Saturdays?",
         "football team support",
         "Rosenborg",
     ),
     Fact(
         "I am allergic to hazelnuts.",
         "What am I allergic to?",
+        "Which food makes me ill?",
         "allergic",
         "hazelnuts",
     ),
@@ -406,11 +456,16 @@ class Step:
     fact: Fact | None = None
 
 
+QUESTION_KINDS = ("direct", "reworded")
+"""Direct questions share words with their fact; reworded ones share none (`Fact.reworded`)."""
+
+
 @dataclass
 class Workload:
     turns: list[str]
     """The ordinary turns' human messages."""
-    questions: list[tuple[str, Fact]]
+    questions: dict[str, list[tuple[str, Fact]]]
+    """Question kind -> its questions (human message, fact), in the order they are asked."""
     script: dict[str, Step] = field(default_factory=dict)
     planted: dict[str, int] = field(default_factory=dict)
     """Fact value -> the (1-based) turn it was planted in."""
@@ -465,7 +520,7 @@ def make_workload(turns: int, seed: int = SEED) -> Workload:
     facts_at: dict[int, list[Fact]] = {}
     for index, fact in enumerate(FACTS):  # evenly over the chat turns of the window
         facts_at.setdefault(slots[index * len(slots) // len(FACTS)], []).append(fact)
-    workload = Workload(turns=[], questions=[])
+    workload = Workload(turns=[], questions={kind: [] for kind in QUESTION_KINDS})
     for index, kind in enumerate(kinds):
         while True:  # every human message is distinct: it is the script's key
             if kind == "chat":
@@ -485,8 +540,16 @@ def make_workload(turns: int, seed: int = SEED) -> Workload:
     for fact in order:
         text = f"{fact.question} I mentioned it a while ago."
         workload.script[text] = Step("question", fact=fact)
-        workload.questions.append((text, fact))
+        workload.questions["direct"].append((text, fact))
+    reworded = list(FACTS)
+    seeded("reworded", seed).shuffle(reworded)  # its own source: the rest stays as it was
+    for fact in reworded:
+        if fact.reworded in workload.script:
+            raise AssertionError(f"{fact.reworded!r} is also another turn's message")
+        workload.script[fact.reworded] = Step("question", fact=fact)
+        workload.questions["reworded"].append((fact.reworded, fact))
     check_unique(workload)
+    check_reworded(workload)
     return workload
 
 
@@ -494,6 +557,7 @@ def check_unique(workload: Workload) -> None:
     """Each fact's token must occur in its planting message and nowhere else (messages, replies
     and tool results), or finding it in a prompt would prove nothing."""
     texts = [*workload.turns, *(step.reply for step in workload.script.values())]
+    texts += [text for questions in workload.questions.values() for text, _ in questions]
     for step in workload.script.values():
         if step.call is not None:
             name, args = step.call
@@ -504,6 +568,20 @@ def check_unique(workload: Workload) -> None:
             raise AssertionError(f"{fact.value!r} occurs in {found} texts of the workload, not 1")
 
 
+def check_reworded(workload: Workload) -> None:
+    """A reworded question shares no analysed term (Memoria's own analysis, the one its full-text
+    search uses) with the message its fact was planted in: the automatic recall of that question
+    cannot find the fact's turn."""
+    terms = analyzer("en").query_terms
+    for fact in FACTS:
+        planted = workload.turns[workload.planted[fact.value] - 1]
+        if shared := set(terms(fact.reworded)) & set(terms(planted)):
+            raise AssertionError(
+                f"{fact.reworded!r} shares {sorted(shared)} with the message planting "
+                f"{fact.value!r}"
+            )
+
+
 # The scripted model
 
 
@@ -512,6 +590,8 @@ class Call:
     tokens: int
     text: str = ""
     """The whole prompt as text (only while capturing: question turns)."""
+    tool: str = ""
+    """The tool the reply calls, if any."""
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -555,8 +635,10 @@ class ScriptedChatModel(BaseChatModel):
     ) -> ChatResult:
         tokens = COUNTER.prompt(messages)
         text = "\n".join(message_text(m) for m in messages) if self._capture else ""
-        self._calls.append(Call(tokens, text))
+        call = Call(tokens, text)
+        self._calls.append(call)
         reply = self._reply(messages, set(tool_names), text)
+        call.tool = reply.tool_calls[0]["name"] if reply.tool_calls else ""
         reply.usage_metadata = {
             "input_tokens": tokens,
             "output_tokens": COUNTER.messages([reply]),
@@ -616,6 +698,10 @@ class AgentSystem(Protocol):
         """Each database file's size on disk, by what it holds."""
         ...
 
+    def memoria_databases(self) -> list[Path]:
+        """The Memoria database file(s), which a copy of the system copies whole."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -662,6 +748,24 @@ class CreateAgentSystem:
             sizes["transcript"] = sqlite_size(self.transcript)
         return sizes
 
+    def memoria_databases(self) -> list[Path]:
+        return [self.transcript] if self.transcript is not None else []
+
+    def adopt(self, saver: SqliteSaver) -> None:
+        """Start from the thread's latest checkpoint in `saver` (the older ones are history that
+        no later turn reads: the plain agent's run to 2 GB)."""
+        saved = saver.get_tuple(CONFIG)
+        if saved is None:
+            return
+        config = self.saver.put(
+            {"configurable": {"thread_id": THREAD, "checkpoint_ns": ""}},
+            saved.checkpoint,
+            saved.metadata,
+            saved.checkpoint["channel_versions"],
+        )
+        for task_id, channel, value in saved.pending_writes or ():
+            self.saver.put_writes(config, [(channel, value)], task_id)
+
     def close(self) -> None:
         self.conn.close()
         if self.on_close is not None:
@@ -694,6 +798,9 @@ class MemoriaSystem:
 
     def disk_bytes(self) -> dict[str, int]:
         return {"checkpoints and transcript": sqlite_size(self.path)}
+
+    def memoria_databases(self) -> list[Path]:
+        return [self.path]
 
     def close(self) -> None:
         self.agent.close()
@@ -734,11 +841,38 @@ def make_system(key: str, directory: Path, script: dict[str, Step]) -> AgentSyst
     return CreateAgentSystem(name, directory, script)
 
 
+def fork_system(
+    key: str, system: AgentSystem, directory: Path, script: dict[str, Step]
+) -> AgentSystem:
+    """A second system like `system`, in `directory`, with the same thread as `system` has now
+    (its Memoria database(s) copied whole, its latest checkpoint for `create_agent`): questions
+    asked of one do not reach the other's memory."""
+    directory.mkdir()
+    for path in system.memoria_databases():
+        with (
+            closing(sqlite3.connect(path)) as source,
+            closing(sqlite3.connect(directory / path.name)) as target,
+        ):
+            source.backup(target)
+    copy = make_system(key, directory, script)
+    if isinstance(system, CreateAgentSystem) and isinstance(copy, CreateAgentSystem):
+        copy.adopt(system.saver)
+    return copy
+
+
 # Running and reporting
 
 
-def run(system: AgentSystem, workload: Workload, turns: int, budget: float) -> dict[str, Any]:
-    """Drive the ordinary turns (stopping after `budget` seconds), then ask the questions."""
+def run(
+    system: AgentSystem,
+    workload: Workload,
+    turns: int,
+    budget: float,
+    fork: Callable[[], AgentSystem],
+) -> dict[str, Any]:
+    """Drive the ordinary turns (stopping after `budget` seconds), then ask the questions: the
+    direct ones of `system`, the reworded ones of a copy made before (`fork`), so that neither kind
+    finds the facts in the other's questions and answers."""
     timings: list[float] = []
     tokens: list[int] = []
     checkpoints: dict[int, int] = {}
@@ -756,13 +890,24 @@ def run(system: AgentSystem, workload: Workload, turns: int, budget: float) -> d
         if over_budget:
             break
     ordinary = time.perf_counter() - started
-    in_view: dict[str, bool] = {}
-    for text, fact in workload.questions:
-        system.model.start_turn(capture=True)
-        system.turn(text)
-        calls = system.model.calls()
-        tokens.extend(call.tokens for call in calls)
-        in_view[fact.value] = any(fact.value in call.text for call in calls)
+    copy = fork()
+    in_view: dict[str, dict[str, dict[str, bool]]] = {}
+    try:
+        for kind, asked in (("direct", system), ("reworded", copy)):
+            in_view[kind] = {}
+            for text, fact in workload.questions[kind]:
+                asked.model.start_turn(capture=True)
+                asked.turn(text)
+                calls = asked.model.calls()
+                if kind == "direct":  # the prompt sizes are of one conversation, as before
+                    tokens.extend(call.tokens for call in calls)
+                in_view[kind][fact.value] = {
+                    "first_call": fact.value in calls[0].text,
+                    "end_of_turn": any(fact.value in call.text for call in calls),
+                    "searches": sum(call.tool == MEMORY_TOOL_NAME for call in calls),
+                }
+    finally:
+        copy.close()
     kinds = [workload.script[text].kind for text in workload.turns[: len(timings)]]
     return {
         "turns": len(timings),
@@ -806,9 +951,18 @@ def summary_of(result: dict[str, Any], turns: int) -> dict[str, Any]:
         "disk_at_last": sum(disk[last_turn].values()),
         "disk_files_at_last": disk[last_turn],
         "last_turn": last_turn,
-        "facts_in_view": sum(result["facts_in_view"].values()),
-        "facts": len(result["facts_in_view"]),
-        "missed": [value for value, seen in result["facts_in_view"].items() if not seen],
+        "facts_in_view": {
+            kind: {
+                moment: sum(seen[moment] for seen in by_value.values())
+                for moment in ("first_call", "end_of_turn", "searches")
+            }
+            for kind, by_value in result["facts_in_view"].items()
+        },
+        "facts": len(FACTS),
+        "missed": {
+            kind: [value for value, seen in by_value.items() if not seen["end_of_turn"]]
+            for kind, by_value in result["facts_in_view"].items()
+        },
         "seconds": result["seconds"],
         "seconds_with_questions": result["seconds_with_questions"],
     }
@@ -836,17 +990,36 @@ def label(name: str, summary: dict[str, Any]) -> str:
 
 def tables(summaries: dict[str, dict[str, Any]], turns: int) -> str:
     out = [
-        f"Prompt tokens per model call (the {turns} turns and the {len(FACTS)} questions), and "
-        "the planted facts put in front of the model when asked for:",
+        f"Prompt tokens per model call (the {turns} turns and the {len(FACTS)} direct questions):",
         "",
-        "| system | model calls | mean prompt tokens | max prompt tokens | facts in view |",
-        "|---|---|---|---|---|",
+        "| system | model calls | mean prompt tokens | max prompt tokens |",
+        "|---|---|---|---|",
     ]
     for name, s in summaries.items():
         out.append(
             f"| {label(name, s)} | {s['model_calls']} | {s['prompt_mean']:.0f} | "
-            f"{s['prompt_max']} | {s['facts_in_view']} of {s['facts']} |"
+            f"{s['prompt_max']} |"
         )
+    out += [
+        "",
+        "The planted facts put in front of the model when asked for: at the question turn's first "
+        "model call (the memory view, automatic recall included), and by the end of the turn "
+        f"(after any `{MEMORY_TOOL_NAME}` calls, counted in the last column); direct questions "
+        "share words with their fact, reworded ones none:",
+        "",
+        "| system | direct: first call | direct: end of turn | reworded: first call | "
+        "reworded: end of turn | searches (direct, reworded) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in summaries.items():
+        seen = s["facts_in_view"]
+        cells = [
+            f"{seen[kind][moment]}/{s['facts']}"
+            for kind in QUESTION_KINDS
+            for moment in ("first_call", "end_of_turn")
+        ]
+        searches = ", ".join(str(seen[kind]["searches"]) for kind in QUESTION_KINDS)
+        out.append(f"| {label(name, s)} | {' | '.join(cells)} | {searches} |")
     out += [
         "",
         "Storage: the thread's latest checkpoint, and the database file(s) on disk:",
@@ -910,10 +1083,14 @@ def tables(summaries: dict[str, dict[str, Any]], turns: int) -> str:
                 ),
             ]
             out.append(f"| {label(name, s)} | {' | '.join(cells)} |")
-    missed = {name: s["missed"] for name, s in summaries.items() if s["missed"]}
+    missed = [
+        f"- {name}, {kind}: {', '.join(values)}"
+        for name, s in summaries.items()
+        for kind, values in s["missed"].items()
+        if values
+    ]
     if missed:
-        out += ["", "Facts not in view when asked for:"]
-        out += [f"- {name}: {', '.join(values)}" for name, values in missed.items()]
+        out += ["", "Facts not in view by the end of the question turn:", *missed]
     return "\n".join(out)
 
 
@@ -943,16 +1120,18 @@ def main() -> None:
     print(
         f"workload: {args.turns} ordinary turns ({tool_turns} with a tool call), "
         f"{len(FACTS)} facts planted in turns {min(workload.planted.values())}-"
-        f"{max(workload.planted.values())}, then {len(workload.questions)} questions",
+        f"{max(workload.planted.values())}, then "
+        f"{' and '.join(f'{len(q)} {kind}' for kind, q in workload.questions.items())} questions",
         flush=True,
     )
     summaries: dict[str, dict[str, Any]] = {}
-    in_view: dict[str, dict[str, bool]] = {}
+    in_view: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="memoria-bench-agent-") as tmp:
         for key in keys:
             system = make_system(key, Path(tmp), workload.script)
+            fork = partial(fork_system, key, system, Path(tmp) / f"{key}-copy", workload.script)
             try:
-                result = run(system, workload, args.turns, args.budget)
+                result = run(system, workload, args.turns, args.budget, fork)
             finally:
                 system.close()
             summaries[system.name] = summary_of(result, args.turns)

@@ -19,6 +19,7 @@ GROQ = "groq:llama-3.3-70b-versatile"
 TOOLS_MODULE = '''
 """Tools for the tests, as a user would write them."""
 import os
+import time
 from pathlib import Path
 
 from langchain_core.tools import tool
