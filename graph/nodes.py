@@ -330,7 +330,7 @@ def call_model(
     Reads `messages`, `summary`, `recalled`, `token_scale`, `turns`, `summarised_turns`,
     `language` and `report`; sends the system prompt with the summary and the recalled excerpts,
     then the turns in view, with older tool results shortened if the prompt would pass
-    `max_tokens` (`prompts.fit_tool_results`), and the offered tools bound. Writes the reply to
+    `max_tokens` (`prompts.fit_prompt`), and the offered tools bound. Writes the reply to
     `messages`, recalibrates `token_scale` from the usage the provider reported, and adds the
     prompt size, the usage and the model calls so far to `report`. A reply that calls tools goes
     to `tools`; one made after `max_tool_rounds` model calls raises ToolLoopError. The reply that
@@ -364,16 +364,14 @@ def call_model(
     if counter.exact is None:
         reported = reply.usage_metadata["input_tokens"] if reply.usage_metadata else None
         scale = calibrate(scale, estimate_prompt_tokens(prompt), reported)
+    # The report covers the whole turn: the largest prompt of its tool loop, the usage summed.
+    so_far = state.report if calls > 1 else {}
     update: dict[str, Any] = {
         "messages": [reply],
         "token_scale": scale,
         "report": {
-            "prompt_tokens_estimate": max(estimate, state.report.get("prompt_tokens_estimate", 0))
-            if calls > 1
-            else estimate,
-            "usage": _added_usage(
-                state.report.get("usage") if calls > 1 else None, reply.usage_metadata
-            ),
+            "prompt_tokens_estimate": max(estimate, so_far.get("prompt_tokens_estimate", 0)),
+            "usage": _added_usage(so_far.get("usage"), reply.usage_metadata),
             "model_calls": calls,
         },
     }
