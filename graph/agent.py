@@ -46,7 +46,8 @@ from memoria.recall import Recalled
 from memoria.state import State
 from memoria.summaries import Summariser
 from memoria.threads import ThreadExport, vet_settings
-from memoria.tools import ToolLike, as_tools
+from memoria.tokens import TokenCounter
+from memoria.tools import ToolInterruptError, ToolLike, as_tools
 from memoria.transcript import ArchivedTurn, SearchHit, now_iso
 
 MAX_THREAD_ID = 128
@@ -198,8 +199,17 @@ class Turn:
                     if piece := reply_piece(chunk, metadata):
                         self._events.put(("piece", piece))
                 elif isinstance(event, dict):
+                    if "__interrupt__" in event:
+                        raise ToolInterruptError(
+                            "a tool asked for human input (a LangGraph interrupt), which a "
+                            "Memoria turn cannot wait for; the turn was rolled back"
+                        )
                     if "model" in event:
-                        self.reply = event["model"]["messages"][-1]
+                        self.reply = next(
+                            m
+                            for m in reversed(event["model"]["messages"])
+                            if isinstance(m, AIMessage)
+                        )
                     for tool_event in tool_events(event):
                         self._record(tool_event)
                         self._events.put(("piece", tool_event))
@@ -504,7 +514,14 @@ class Memoria:
         thread_id = validate_thread_id(thread_id)
         state = self._preview(thread_id, text)
         context = self._context_of(state)
-        return build_prompt(context.system_prompt, state.summary, state.messages, state.recalled)
+        return build_prompt(
+            context.system_prompt,
+            state.summary,
+            state.messages,
+            state.recalled,
+            limit=context.max_tokens,
+            counter=TokenCounter(self._model, state.token_scale),
+        )
 
     def recall(self, thread_id: str, text: str) -> list[Recalled]:
         """The earlier turns `text` would bring back into the prompt, in conversation order."""

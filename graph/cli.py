@@ -186,7 +186,7 @@ def conversation_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option(
             "--max-tool-rounds",
-            type=click.IntRange(1, 100),
+            type=click.IntRange(2, 100),
             help="Most model calls in one turn (default 10).",
         ),
         db_option,

@@ -184,7 +184,8 @@ class Context:
         _int_in("target_tokens", self.target_tokens, 0, MAX_TOKENS_LIMIT)
         _int_in("summary_max_tokens", self.summary_max_tokens, 1, MAX_TOKENS_LIMIT)
         _int_in("recall_turns", self.recall_turns, 0, 1000)
-        _int_in("max_tool_rounds", self.max_tool_rounds, 1, MAX_TOOL_ROUNDS)
+        # One model call leaves no room for a tool's result to be read: two at the least.
+        _int_in("max_tool_rounds", self.max_tool_rounds, 2, MAX_TOOL_ROUNDS)
         if self.memory_tool_tokens is not None:
             _int_in("memory_tool_tokens", self.memory_tool_tokens, 1, MAX_TOKENS_LIMIT)
         if self.memory_tool not in MEMORY_TOOL_MODES:

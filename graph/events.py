@@ -49,7 +49,9 @@ def tool_events(update: Mapping[str, Any]) -> Iterator[ToolCall | ToolResult]:
             if node == "model" and isinstance(message, AIMessage):
                 for call in message.tool_calls:
                     yield ToolCall(call["id"] or "", call["name"], dict(call["args"]))
-            elif node == "tools" and isinstance(message, ToolMessage):
+                for bad in message.invalid_tool_calls:  # its result is the error `model` wrote
+                    yield ToolCall(bad.get("id") or "", bad.get("name") or "", {})
+            elif node in ("model", "tools") and isinstance(message, ToolMessage):
                 yield ToolResult(
                     message.tool_call_id,
                     message.name or "",

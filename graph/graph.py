@@ -80,7 +80,7 @@ def build_graph(
     builder.add_conditional_edges("trim", route_after_trim, ["summarise", "recall"])
     builder.add_edge("summarise", "recall")
     builder.add_edge("recall", "model")
-    builder.add_conditional_edges("model", route_after_model, ["tools", END])
+    builder.add_conditional_edges("model", route_after_model, ["tools", "model", END])
     builder.add_edge("tools", "model")
     compiled = builder.compile(checkpointer=checkpointer, store=store, name=name)
     return compiled.with_config(recursion_limit=RECURSION_LIMIT)

@@ -47,6 +47,20 @@ def split_current(turns: Sequence[Turn]) -> tuple[list[Turn], Turn]:
     return list(turns[:-1]), list(turns[-1])
 
 
+def unfinished_loop(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """What a tool loop that never got its final reply left behind (a failure in a graph run
+    without Memoria's rollback): the calls and results of the last completed turn, when it does
+    not end with an answer. Taking them out lets its human message join the next turn, which
+    answers both, as after any failed call."""
+    completed, _ = split_current(group_turns(messages))
+    if not completed:
+        return []
+    last = completed[-1][-1]
+    if isinstance(last, AIMessage) and not last.tool_calls:
+        return []
+    return [m for m in completed[-1] if not isinstance(m, HumanMessage)]
+
+
 def drop_orphans(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
     """Remove tool results whose call is not in `messages`, and tool calls left without a result.
 
@@ -61,13 +75,19 @@ def drop_orphans(messages: Sequence[BaseMessage]) -> list[BaseMessage]:
             if message.tool_call_id in called:
                 cleaned.append(message)
             continue
-        if isinstance(message, AIMessage) and message.tool_calls:
+        if isinstance(message, AIMessage) and (message.tool_calls or message.invalid_tool_calls):
             is_last = index == len(messages) - 1
             if not is_last and not all(call["id"] in answered for call in message.tool_calls):
                 message = message.model_copy(update={"tool_calls": []})
-                if not message.content:
-                    continue
+            # Providers send a malformed call as a call: without its result, they refuse it.
+            unanswered = [c for c in message.invalid_tool_calls if c.get("id") not in answered]
+            if unanswered:
+                kept = [c for c in message.invalid_tool_calls if c not in unanswered]
+                message = message.model_copy(update={"invalid_tool_calls": kept})
+            if not message.content and not message.tool_calls and not message.invalid_tool_calls:
+                continue
             called.update(call["id"] or "" for call in message.tool_calls)
+            called.update(call.get("id") or "" for call in message.invalid_tool_calls)
         cleaned.append(message)
     return cleaned
 

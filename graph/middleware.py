@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, fields
@@ -52,7 +53,13 @@ from langchain.agents.middleware.types import (
     PrivateStateAttr,
 )
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AnyMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import (
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langgraph.config import get_config
 from langgraph.prebuilt import ToolRuntime
 from langgraph.runtime import Runtime
@@ -71,7 +78,7 @@ from memoria.nodes import (
     removals,
     thread_language,
 )
-from memoria.prompts import fit_prompt, system_message
+from memoria.prompts import Fitted, fit_prompt, system_message
 from memoria.recall import find_excerpts
 from memoria.summaries import ExtractiveSummariser, ModelSummariser, Summariser, SummaryError
 from memoria.summaries import check_summary as check_model_summary
@@ -184,8 +191,9 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         in view, tool results shortened to fit `max_tokens`. The turn's first call plans the view
         first (fold, recall) and returns that as a state update beside the model's reply."""
         started = self._start_turn(request)
-        response = handler(self._request(request, started))
-        return self._respond(response, started)
+        fitted = self._request(request, started)
+        response = handler(self._sent(request, fitted))
+        return self._respond(request, response, started, fitted)
 
     async def awrap_model_call(
         self,
@@ -193,27 +201,42 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]],
     ) -> Any:
         started = await asyncio.to_thread(self._start_turn, request)  # summariser, search
-        response = await handler(self._request(request, started))
-        return self._respond(response, started)
+        fitted = self._request(request, started)
+        response = await handler(self._sent(request, fitted))
+        return self._respond(request, response, started, fitted)
 
     def after_agent(self, state: MemoriaMemory, runtime: Runtime[Any]) -> dict[str, Any] | None:
         """End a turn: archive it.
 
-        Reads `messages` and `memoria`. Archives every completed turn in view not yet archived,
-        in turn order (the one just answered; and, the first time, any a thread had before the
-        middleware), then writes `memoria` with the count and `open` cleared."""
+        Reads `messages` and `memoria`. Archives every turn in view not yet archived, in turn
+        order (the one just answered), then writes `memoria` with the count and `open`
+        cleared."""
         memory = dict(state.get("memoria") or {})
         turns = group_turns(list(state["messages"]))
-        transcript, thread_id = self._transcript(runtime.store), current_thread()
-        folded = memory.get("folded", 0)
+        self._archive_new(memory, turns, runtime.store, memory_thread())
+        memory.update(open=[], ready=False)
+        return {"memoria": memory}
+
+    def _archive_new(
+        self,
+        memory: dict[str, Any],
+        turns: list[list[BaseMessage]],
+        store: BaseStore | None,
+        thread: str,
+    ) -> None:
+        """Archive the turns in view (`turns`, from the first one in view) not archived yet, and
+        count them in `memory`."""
+        folded, archived = memory.get("folded", 0), memory.get("turns", 0)
+        if folded + len(turns) <= archived:
+            return
+        transcript = self._transcript(store)
         language = memory.get("language") or thread_language(
             self.context, turns[0] if turns else []
         )
         for index, turn in enumerate(turns):
-            if (number := folded + index) >= memory.get("turns", 0):
-                transcript.archive(thread_id, ArchivedTurn(number, turn, folded=folded), language)
-        memory.update(turns=folded + len(turns), open=[], ready=False, language=language)
-        return {"memoria": memory}
+            if (number := folded + index) >= archived:
+                transcript.archive(thread, ArchivedTurn(number, turn, folded=folded), language)
+        memory.update(turns=folded + len(turns), language=language)
 
     async def aafter_agent(
         self, state: MemoriaMemory, runtime: Runtime[Any]
@@ -223,60 +246,77 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
     # The memory's parts
 
     def _start_turn(self, request: ModelRequest[Any]) -> TurnStart | None:
-        """At the turn's first model call: fold (or let go of) the oldest turns as the plan says,
-        then recall for the new message. None at the turn's later calls."""
+        """At the turn's first model call: archive what a thread had before the middleware, fold
+        (or let go of) the oldest turns as the plan says, then recall for the new message. The
+        plan is made on the state's messages (what other middleware shows the model may differ).
+        None at the turn's later calls."""
         memory = dict(cast(dict[str, Any], request.state.get("memoria") or {}))
         if memory.get("ready"):
             return None
+        messages = planned_messages(request)
+        store, thread = request.runtime.store, memory_thread()
+        completed, _ = split_current(group_turns(messages))
+        self._archive_new(memory, completed, store, thread)
         counter = TokenCounter(request.model)
-        plan, completed = plan_view(
-            request.messages,
-            request.system_message,
-            memory.get("summary", ""),
-            self.policy,
-            counter,
+        plan, _ = plan_view(
+            messages, request.system_message, memory.get("summary", ""), self.policy, counter
         )
         leaving = plan.drop or plan.fold
         if plan.fold:
             self._fold(memory, flatten(completed[: plan.fold]), request.model, counter)
         memory["folded"] = memory.get("folded", 0) + leaving
         gone = flatten(completed[:leaving])
-        gone_ids = {id(m) for m in gone}
-        view: list[BaseMessage] = [m for m in request.messages if id(m) not in gone_ids]
-        memory["recalled"] = self._recall(memory, view, request.runtime.store, counter)
+        gone_ids = {m.id for m in gone}
+        view: list[BaseMessage] = [m for m in messages if m.id not in gone_ids]
+        memory["recalled"] = self._recall(memory, view, store, thread, counter)
         memory["ready"] = True
-        return TurnStart(memory, gone, view)
+        return TurnStart(memory, gone, gone_ids)
 
-    def _request(self, request: ModelRequest[Any], started: TurnStart | None) -> ModelRequest[Any]:
+    def _request(self, request: ModelRequest[Any], started: TurnStart | None) -> Fitted:
         """The request as the model should see it: the memory in the system message, the turns
-        in view, tool results shortened to fit."""
+        in view (those leaving it taken out), fitted to `max_tokens`."""
         if started is not None:
-            memory, messages = started.memory, started.view
+            memory = started.memory
+            messages = [m for m in request.messages if m.id is None or m.id not in started.gone_ids]
         else:
-            memory, messages = (
-                cast(dict[str, Any], request.state.get("memoria") or {}),
-                list(request.messages),
-            )
+            memory = cast(dict[str, Any], request.state.get("memoria") or {})
+            messages = list(request.messages)
         summary, recalled = memory.get("summary", ""), memory.get("recalled") or []
         agent_system = request.system_message
-        system, view = fit_prompt(
+        return fit_prompt(
             lambda excerpts: with_memory(agent_system, summary, excerpts),
             messages,
             recalled,
             self.context.max_tokens,
             TokenCounter(request.model),
         )
+
+    @staticmethod
+    def _sent(request: ModelRequest[Any], fitted: Fitted) -> ModelRequest[Any]:
         return request.override(
-            system_message=cast(SystemMessage | None, system),
-            messages=cast(list[AnyMessage], view),
+            system_message=cast(SystemMessage | None, fitted.system),
+            messages=cast(list[AnyMessage], fitted.view),
         )
 
     @staticmethod
-    def _respond(response: Any, started: TurnStart | None) -> Any:
-        """The model's response, with the turn's planned memory as a state update (first call)."""
-        if started is None:
+    def _respond(
+        request: ModelRequest[Any], response: Any, started: TurnStart | None, fitted: Fitted
+    ) -> Any:
+        """The model's response, with the turn's planned memory as a state update (first call),
+        and the excerpts actually sent when fitting left some out (the memory tool names only
+        what the model was shown)."""
+        memory = (
+            started.memory
+            if started is not None
+            else cast(dict[str, Any], request.state.get("memoria") or {})
+        )
+        update: dict[str, Any] = {}
+        if started is not None:
+            update["messages"] = removals(started.gone)
+        if started is not None or len(fitted.recalled) != len(memory.get("recalled") or []):
+            update["memoria"] = {**memory, "recalled": fitted.recalled}
+        if not update:
             return response
-        update = {"memoria": started.memory, "messages": removals(started.gone)}
         return ExtendedModelResponse(model_response=response, command=Command(update=update))
 
     def _recall(
@@ -284,17 +324,17 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         memory: dict[str, Any],
         view: list[BaseMessage],
         store: BaseStore | None,
+        thread: str,
         counter: TokenCounter,
     ) -> list[dict[str, Any]]:
         budget, first_in_view = self.context.recall_budget, memory.get("folded", 0)
         if not budget or first_in_view <= 0:
             return []
         completed, current = split_current(group_turns(view))
-        transcript, thread_id = self._transcript(store), current_thread()
         previous = [m for m in (completed[-1] if completed else []) if m.type == "human"]
         found = find_excerpts(
-            transcript,
-            thread_id,
+            self._transcript(store),
+            thread,
             turn_text([m for m in current if m.type == "human"]),
             language=memory.get("language") or "en",
             previous=turn_text(previous),
@@ -340,14 +380,15 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
     def _scope_of(self, runtime: ToolRuntime) -> SearchScope | str:
         state: dict[str, Any] = runtime.state if isinstance(runtime.state, dict) else {}
         memory = state.get("memoria") or {}
-        thread_id = (runtime.config.get("configurable") or {}).get("thread_id")
-        if thread_id is None:
+        try:
+            thread = memory_thread()
+        except ValueError:
             return "This conversation has no thread, so no transcript to search."
         transcript = self._transcript(runtime.store)
         return SearchScope(
             transcript=transcript,
-            thread_id=str(thread_id),
-            language=memory.get("language") or transcript.thread_language(str(thread_id)) or "en",
+            thread_id=thread,
+            language=memory.get("language") or transcript.thread_language(thread) or "en",
             before=memory.get("folded", 0),
             budget_tokens=self.context.memory_tool_budget,
             max_turns=self.context.recall_turns or 16,
@@ -377,26 +418,45 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
 
 @dataclass(frozen=True)
 class TurnStart:
-    """What a turn's first model call planned: the memory to save, the messages that left the
-    view, and the view itself."""
+    """What a turn's first model call planned: the memory to save, and the messages that left
+    the view (with their ids)."""
 
     memory: dict[str, Any]
     gone: list[BaseMessage]
-    view: list[BaseMessage]
+    gone_ids: set[str | None]
+
+
+def planned_messages(request: ModelRequest[Any]) -> list[AnyMessage]:
+    """The messages a turn's plan works on: the state's, with the results `create_agent` made up
+    for malformed tool calls (it writes them into the state along with the reply). What other
+    middleware shows the model besides is left out."""
+    in_state = {m.id for m in request.state["messages"]}
+    messages: list[AnyMessage] = []
+    for message in request.messages:
+        if message.id is None and isinstance(message, ToolMessage):
+            # A repair made for this call: named now, so that the history the agent writes
+            # back and the removals of a fold agree on it.
+            message.id = str(uuid.uuid4())
+            messages.append(message)
+        elif message.id in in_state:
+            messages.append(message)
+    return messages
 
 
 def unfinished_turn(messages: Sequence[AnyMessage], opened: Sequence[str]) -> list[AnyMessage]:
     """The messages a turn that never finished left in the state: from the first message that
-    opened it up to the next human message that did not."""
+    opened it up to the next human message that did not. When no such message follows, the new
+    input re-used the opening messages' ids (a client retrying the same message, which
+    `add_messages` puts back in place): then only what answered them goes."""
     start = next((i for i, m in enumerate(messages) if m.id in opened), None)
     if start is None:
         return []
     stale: list[AnyMessage] = []
     for message in messages[start:]:
         if isinstance(message, HumanMessage) and message.id not in opened:
-            break
+            return stale
         stale.append(message)
-    return stale
+    return [m for m in stale if not isinstance(m, HumanMessage)]
 
 
 def with_memory(
@@ -452,11 +512,19 @@ def _summariser(summary_model: BaseChatModel | Summariser | str | None) -> Summa
     return ModelSummariser(summary_model)
 
 
-def current_thread() -> str:
-    thread_id = (get_config().get("configurable") or {}).get("thread_id")
+def memory_thread() -> str:
+    """Whose transcript this run writes: the run's `thread_id`, and for an agent run inside
+    another graph (a sub-agent called from a tool) the path of nodes it runs under, so that it
+    never writes into the transcript of the agent that called it."""
+    configurable = get_config().get("configurable") or {}
+    thread_id = configurable.get("thread_id")
     if thread_id is None:
         raise ValueError(
             "MemoriaMiddleware needs a thread: invoke the agent with "
             "config={'configurable': {'thread_id': ...}} and a checkpointer"
         )
-    return str(thread_id)
+    # Inside a node the namespace is the graph's own path, then "node:task" for the node itself.
+    path = str(configurable.get("checkpoint_ns") or "").split("|")[:-1]
+    if not path:
+        return str(thread_id)
+    return f"{thread_id}#{'/'.join(part.split(':')[0] for part in path)}"

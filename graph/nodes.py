@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, RemoveMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    RemoveMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
@@ -35,11 +41,12 @@ from memoria.memory import (
     group_turns,
     plan_memory,
     split_current,
+    unfinished_loop,
 )
 from memoria.memory_tool import SearchScope, memory_tool
 from memoria.models import EchoChatModel, LocalChatModel, check_reply_complete, load_chat_model
 from memoria.presets import SUMMARISING_PRESETS
-from memoria.prompts import SUMMARY_HEADER, build_prompt
+from memoria.prompts import SUMMARY_HEADER, fit_prompt, system_message
 from memoria.recall import find_excerpts
 from memoria.state import State
 from memoria.summaries import (
@@ -134,19 +141,6 @@ def thread_of(config: RunnableConfig) -> str | None:
     return None if thread_id is None else str(thread_id)
 
 
-def plan_turn(
-    state: State, context: Context, model: BaseChatModel | None
-) -> tuple[MemoryPlan, list[list[BaseMessage]]]:
-    """Plan what to drop or fold before the current turn is answered; returns the completed turns too."""
-    return plan_view(
-        state.messages,
-        SystemMessage(context.system_prompt),
-        state.summary,
-        context.policy(),
-        TokenCounter(model, state.token_scale),
-    )
-
-
 def plan_view(
     messages: Sequence[BaseMessage],
     system: SystemMessage | None,
@@ -172,16 +166,25 @@ def plan_view(
 def trim(state: State, runtime: Runtime[Context], *, parts: Parts) -> dict[str, Any]:
     """Plan this turn's memory and let go of what the `window` preset discards.
 
-    Reads `messages`, `summary` and `token_scale` (the recall budget is reserved out of the limit). Writes `messages` (removals of whole turns beyond
-    the last k, `window` preset only), `fold_due` (oldest turns to fold into the summary next),
-    `settings` (this run's context) and a fresh `report`. Summarising presets never remove here:
-    what leaves their view is folded first.
+    Reads `messages`, `summary` and `token_scale` (the recall budget is reserved out of the
+    limit). Writes `messages` (removals of whole turns beyond the last k, `window` preset only;
+    and of what a tool loop that never got its reply left, in a graph run without Memoria's
+    rollback), `fold_due` (oldest turns to fold into the summary next), `settings` (this run's
+    context) and a fresh `report`. Summarising presets never remove here: what leaves their view
+    is folded first.
     """
     context = run_context(runtime)
-    plan, completed = plan_turn(state, context, parts.chat_model(context))
+    stale = unfinished_loop(state.messages)
+    plan, completed = plan_view(
+        [m for m in state.messages if not any(m is s for s in stale)],
+        SystemMessage(context.system_prompt),
+        state.summary,
+        context.policy(),
+        TokenCounter(parts.chat_model(context), state.token_scale),
+    )
     dropped = flatten(completed[: plan.drop])
     return {
-        "messages": removals(dropped),
+        "messages": removals([*stale, *dropped]),
         "fold_due": plan.fold,
         "settings": context.settings(),
         "report": {
@@ -344,21 +347,21 @@ def call_model(
     counter = TokenCounter(model, state.token_scale)
     _, current = split_current(group_turns(state.messages))
     calls = 1 + sum(isinstance(m, AIMessage) for m in current)
-    prompt = build_prompt(
-        context.system_prompt,
-        state.summary,
+    fitted = fit_prompt(
+        lambda excerpts: system_message(context.system_prompt, state.summary, excerpts),
         state.messages,
         state.recalled,
-        limit=context.max_tokens,
-        counter=counter,
+        context.max_tokens,
+        counter,
     )
+    prompt = fitted.prompt
     estimate = counter.prompt(prompt)
     reply = (model.bind_tools(tools) if tools else model).invoke(prompt)
     check_reply_complete(model, reply)
     reply.id = reply.id or str(uuid.uuid4())
-    for call in reply.tool_calls:
+    for call in [*reply.tool_calls, *reply.invalid_tool_calls]:
         call["id"] = call["id"] or f"call_{uuid.uuid4().hex[:24]}"
-    if reply.tool_calls:
+    if reply.tool_calls or reply.invalid_tool_calls:
         check_tool_rounds(calls, context.max_tool_rounds)
     scale = state.token_scale
     if counter.exact is None:
@@ -367,7 +370,7 @@ def call_model(
     # The report covers the whole turn: the largest prompt of its tool loop, the usage summed.
     so_far = state.report if calls > 1 else {}
     update: dict[str, Any] = {
-        "messages": [reply],
+        "messages": [reply, *unreadable_calls(reply)],
         "token_scale": scale,
         "report": {
             "prompt_tokens_estimate": max(estimate, so_far.get("prompt_tokens_estimate", 0)),
@@ -375,7 +378,9 @@ def call_model(
             "model_calls": calls,
         },
     }
-    if reply.tool_calls:
+    if len(fitted.recalled) < len(state.recalled):  # the memory tool names only what was sent
+        update["recalled"] = fitted.recalled
+    if reply.tool_calls or reply.invalid_tool_calls:
         return update
     turn: list[BaseMessage] = [*current, reply]
     language = state.language or thread_language(context, turn)
@@ -405,10 +410,31 @@ def _added_usage(before: dict[str, Any] | None, usage: Any) -> dict[str, Any]:
     return total
 
 
-def route_after_model(state: State) -> Literal["tools", "__end__"]:
-    """To `tools` while the model's last reply asks for tool calls; else the turn is over."""
-    last = state.messages[-1] if state.messages else None
-    return "tools" if isinstance(last, AIMessage) and last.tool_calls else "__end__"
+def unreadable_calls(reply: AIMessage) -> list[ToolMessage]:
+    """An error result for each call whose arguments did not parse (a provider's malformed or
+    cut JSON): the model reads why and can call again; providers refuse a call without one."""
+    return [
+        ToolMessage(
+            f"Error: the arguments of this call to {call.get('name') or 'a tool'} could not be "
+            f"read ({call.get('error') or 'malformed JSON'}); call it again with valid JSON.",
+            tool_call_id=call["id"],
+            name=call.get("name") or "",
+            status="error",
+        )
+        for call in reply.invalid_tool_calls
+    ]
+
+
+def route_after_model(state: State) -> Literal["tools", "model", "__end__"]:
+    """To `tools` while the model's last reply asks for tool calls; back to `model` when all it
+    asked for were calls that could not be read (their errors are its results); else the turn
+    is over."""
+    reply = next((m for m in reversed(state.messages) if isinstance(m, AIMessage)), None)
+    if reply is not None and reply.tool_calls:
+        return "tools"
+    if reply is not None and reply.invalid_tool_calls:
+        return "model"
+    return "__end__"
 
 
 def graph_memory_tool(parts: Parts) -> BaseTool:

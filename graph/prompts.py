@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -141,14 +142,27 @@ def build_prompt(
     excerpts), then the recent turns. Human messages in a row (one left unanswered by a failed
     call) are sent as one, so the reply answers both. With a `limit`, the view is fitted to it
     (`fit_prompt`)."""
-    system, view = fit_prompt(
+    return fit_prompt(
         lambda excerpts: system_message(system_prompt, summary, excerpts),
         messages,
         recalled,
         limit,
         counter or TokenCounter(None),
-    )
-    return [system, *view] if system is not None else view
+    ).prompt
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A prompt fitted to its limit: the system message, the messages, and the recalled excerpts
+    the system message still carries."""
+
+    system: BaseMessage | None
+    view: list[BaseMessage]
+    recalled: list[Mapping[str, Any]]
+
+    @property
+    def prompt(self) -> list[BaseMessage]:
+        return [self.system, *self.view] if self.system is not None else list(self.view)
 
 
 def fit_prompt(
@@ -157,7 +171,7 @@ def fit_prompt(
     recalled: Sequence[Mapping[str, Any]],
     limit: int | None,
     counter: TokenCounter,
-) -> tuple[BaseMessage | None, list[BaseMessage]]:
+) -> Fitted:
     """The system message `system_for(recalled)` gives, and `messages` (orphan tool messages
     dropped, human messages in a row joined), fitted together to `limit` tokens when it is given.
 
@@ -166,36 +180,40 @@ def fit_prompt(
     then the recalled excerpts go, lowest score first; then the results of the last round of
     calls (the ones the model is about to read) are cut to equal shares of what is left, never
     below MIN_RESULT_CHARS. Only the model's view changes: the state and the transcript keep
-    everything whole."""
+    everything whole. Each message is counted once (the total is kept as things change)."""
     view = merge_humans(drop_orphans(messages))
     excerpts = list(recalled)
-
-    def fitted() -> tuple[BaseMessage | None, list[BaseMessage]]:
-        return system_for(excerpts), list(view)
-
-    def size() -> int:
-        system = system_for(excerpts)
-        return counter.prompt([system, *view] if system is not None else view)
-
-    if limit is None or size() <= limit:
-        return fitted()
+    system = system_for(excerpts)
+    fitted = Fitted(system, view, excerpts)
+    if limit is None:
+        return fitted
+    total = counter.prompt(fitted.prompt)
+    if total <= limit:
+        return fitted
     last_call = max((i for i, m in enumerate(view) if isinstance(m, AIMessage)), default=-1)
     for index, message in enumerate(view[:last_call]):
         if isinstance(message, ToolMessage) and (shorter := _left_out(message)) is not None:
+            total -= counter.messages([message]) - counter.messages([shorter])
             view[index] = shorter
-            if size() <= limit:
-                return fitted()
+            if total <= limit:
+                return Fitted(system, view, excerpts)
     for excerpt in sorted(excerpts, key=lambda e: e.get("score", 0)):
         excerpts.remove(excerpt)
-        if size() <= limit:
-            return fitted()
+        smaller = system_for(excerpts)
+        total -= _size(system, counter) - _size(smaller, counter)
+        system = smaller
+        if total <= limit:
+            return Fitted(system, view, excerpts)
     newest = [i for i, m in enumerate(view) if i > last_call and isinstance(m, ToolMessage)]
     if newest:
-        over = size() - limit
-        share = max(0, counter.messages([view[i] for i in newest]) - over) // len(newest)
+        share = max(0, counter.messages([view[i] for i in newest]) - (total - limit)) // len(newest)
         for index in newest:
             view[index] = _cut(view[index], share, counter)
-    return fitted()
+    return Fitted(system, view, excerpts)
+
+
+def _size(message: BaseMessage | None, counter: TokenCounter) -> int:
+    return counter.messages([message]) if message is not None else 0
 
 
 def _left_out(message: BaseMessage) -> BaseMessage | None:

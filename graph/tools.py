@@ -34,6 +34,11 @@ class ToolsUnsupportedError(ValueError):
     """Tools were asked for, but the chat model cannot call tools."""
 
 
+class ToolInterruptError(RuntimeError):
+    """A tool paused the graph for human input (LangGraph's `interrupt`), which a Memoria turn
+    cannot wait for."""
+
+
 def as_tools(tools: Iterable[ToolLike]) -> list[BaseTool]:
     """`tools` as LangChain tools; plain functions are wrapped with `@tool`. Names must be unique."""
     converted: list[BaseTool] = []
@@ -91,7 +96,8 @@ def load_tools(reference: str) -> list[BaseTool]:
     try:
         value: Any = _import(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
+        missing = exc.name or ""
+        if missing == module_name or module_name.startswith(missing + "."):
             raise ValueError(f"--tools {reference!r}: no module named {module_name!r}") from None
         raise ValueError(f"--tools {reference!r}: importing {module_name} failed: {exc}") from None
     except Exception as exc:
@@ -121,6 +127,8 @@ def _import(module: str) -> Any:
         path = os.path.abspath(module)
         if not os.path.isfile(path):
             raise ModuleNotFoundError(f"no file {module}", name=module)
+        if os.path.dirname(path) not in sys.path:  # for the modules beside it
+            sys.path.append(os.path.dirname(path))
         name = f"memoria_tools_{abs(hash(path)):x}"
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:

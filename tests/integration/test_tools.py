@@ -22,7 +22,8 @@ from memoria.memory_tool import MEMORY_TOOL_NAME
 from memoria.prompts import RECALL_HEADER
 from memoria.threads import ThreadExport
 from memoria.tokens import TokenCounter
-from memoria.tools import ToolLoopError, ToolsUnsupportedError
+from memoria.tools import ToolInterruptError, ToolLoopError, ToolsUnsupportedError
+from memoria.transcript import StoreTranscript
 
 THREAD = {"configurable": {"thread_id": "t"}}
 QUIET = Context(summary_model="extractive")
@@ -352,3 +353,86 @@ def test_events_report_each_call_and_its_result_sync_and_async(tmp_path):
 
         events = asyncio.run(collect())
         assert [type(e).__name__ for e in events[:2]] == ["ToolCall", "ToolResult"]
+
+
+def test_a_call_whose_arguments_do_not_parse_is_answered_and_the_loop_goes_on(make_graph, store):
+    """Providers send malformed or cut JSON as an invalid tool call: the model gets an error
+    result for it and calls again; the thread never holds a call without a result."""
+
+    def script(messages, offered):
+        last = messages[-1]
+        if isinstance(last, HumanMessage):
+            bad = {"name": "weather", "args": '{"city": "Li', "id": None, "error": "cut JSON"}
+            return AIMessage("", invalid_tool_calls=[{**bad, "type": "invalid_tool_call"}])
+        if isinstance(last, ToolMessage) and last.status == "error":
+            return AIMessage(
+                "", tool_calls=[{"name": "weather", "args": {"city": "Lima"}, "id": "ok"}]
+            )
+        return AIMessage("Hace sol en Lima.")
+
+    model = ScriptedToolModel(script=script)
+    graph = make_graph(model, tools=[weather])
+    out = ask(graph, "¿tiempo en Lima?")
+    assert [m.type for m in out["messages"]] == ["human", "ai", "tool", "ai", "tool", "ai"]
+    error = out["messages"][2]
+    assert error.status == "error" and "could not be read (cut JSON)" in error.content
+    assert error.tool_call_id == out["messages"][1].invalid_tool_calls[0]["id"]
+    assert out["turns"] == 1 and out["report"]["model_calls"] == 3
+    ask(graph, "gracias")
+    for prompt in model.prompts:
+        called = {c["id"] for m in prompt if isinstance(m, AIMessage) for c in m.tool_calls}
+        called |= {
+            c["id"] for m in prompt if isinstance(m, AIMessage) for c in m.invalid_tool_calls
+        }
+        assert called <= {m.tool_call_id for m in prompt if isinstance(m, ToolMessage)}
+
+
+def test_a_graph_without_rollback_drops_what_a_failed_tool_loop_left(make_graph, store):
+    """In a graph run without Memoria's rollback (Studio, `build_graph`), a provider error in
+    the middle of a tool loop leaves the call and its result in the state: the next turn takes
+    them out and answers both messages, as after any failed call."""
+    model = ScriptedToolModel()
+    graph = make_graph(model, tools=[weather])
+    ask(graph, "hola")
+
+    def down_after_the_tool(messages, offered):
+        if isinstance(messages[-1], ToolMessage):
+            raise ConnectionError("provider down")
+        return AIMessage("", tool_calls=[{"name": "weather", "args": {"city": "Lima"}, "id": "w"}])
+
+    model.script = down_after_the_tool
+    with pytest.raises(ConnectionError):
+        ask(graph, "¿tiempo en Lima?")
+    assert [m.type for m in graph.get_state(THREAD).values["messages"]][-2:] == ["ai", "tool"]
+    model.script = None
+    out = ask(graph, "seguimos")
+    assert [(m.type, m.content) for m in out["messages"]] == [
+        ("human", "hola"),
+        ("ai", "hola"),
+        ("human", "¿tiempo en Lima?"),
+        ("human", "seguimos"),
+        ("ai", "¿tiempo en Lima?\n\nseguimos"),
+    ]
+    assert out["turns"] == 2
+    assert [[m.type for m in t.messages] for t in StoreTranscript(store).read("t")] == [
+        ["human", "ai"],
+        ["human", "human", "ai"],
+    ]
+
+
+def test_a_tool_that_waits_for_human_input_is_refused_and_the_thread_kept(tmp_path):
+    from langgraph.types import interrupt
+
+    @tool
+    def ask_human(question: str) -> str:
+        """Ask the human a question and wait for the answer."""
+        return str(interrupt(question))
+
+    model = ScriptedToolModel()
+    with Memoria(db=tmp_path / "m.sqlite", model=model, tools=[ask_human], context=QUIET) as agent:
+        agent.send("t", "hola")
+        before = snapshot(agent, "t")
+        with pytest.raises(ToolInterruptError, match="asked for human input"):
+            agent.send("t", call("ask_human", question="¿seguro?"))
+        assert snapshot(agent, "t") == before
+        assert agent.send("t", "seguimos").content == "seguimos"

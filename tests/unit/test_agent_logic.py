@@ -8,6 +8,8 @@ import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langchain_core.tools import tool
 
+from memoria.context import Context
+from memoria.memory import drop_orphans, unfinished_loop
 from memoria.memory_tool import render_results
 from memoria.middleware import unfinished_turn, with_memory
 from memoria.prompts import (
@@ -207,3 +209,45 @@ def test_the_memory_joins_the_agents_system_message_without_moving_its_blocks():
     blocks = [{"type": "text", "text": "Sé breve.", "cache_control": {"type": "ephemeral"}}]
     joined = with_memory(SystemMessage(blocks), "resumen", [])
     assert joined.content[0] == blocks[0] and "resumen" in joined.content[1]["text"]
+
+
+def test_what_a_failed_tool_loop_left_is_found():
+    done = [HumanMessage("hola"), AIMessage("hola")]
+    call = AIMessage("", tool_calls=[{"name": "w", "args": {}, "id": "c"}])
+    result = ToolMessage("sol", tool_call_id="c")
+    assert unfinished_loop([*done, HumanMessage("q"), call, result, HumanMessage("y")]) == [
+        call,
+        result,
+    ]
+    assert unfinished_loop([*done, HumanMessage("q"), call, result, AIMessage("ok")]) == []
+    assert unfinished_loop([*done, HumanMessage("y")]) == []
+    assert unfinished_loop([HumanMessage("solo")]) == []
+
+
+def test_a_malformed_call_without_its_result_never_reaches_a_provider():
+    bad = {"name": "w", "args": '{"x', "id": "b", "error": "cut", "type": "invalid_tool_call"}
+    messages = [HumanMessage("q"), AIMessage("", invalid_tool_calls=[bad]), HumanMessage("y")]
+    assert [m.type for m in drop_orphans(messages)] == ["human", "human"]
+    answered = [messages[0], messages[1], ToolMessage("error", tool_call_id="b"), AIMessage("ok")]
+    assert drop_orphans(answered) == answered
+
+
+def test_a_turn_needs_room_for_two_model_calls():
+    with pytest.raises(ValueError, match="max_tool_rounds must be between 2 and 100"):
+        Context(max_tool_rounds=1)
+
+
+def test_a_tool_module_that_fails_on_its_own_import_says_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "unit_tools_broken.py").write_text("import unit_tools_missing_dependency\n")
+    with pytest.raises(ValueError, match="importing unit_tools_broken failed: No module named"):
+        load_tools("unit_tools_broken:TOOLS")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "unit_helpers_beside.py").write_text("VALUE = 'beside'\n")
+    (other / "unit_tools_by_path.py").write_text(
+        "import unit_helpers_beside\n\n"
+        "def ping() -> str:\n    '''Ping.'''\n    return unit_helpers_beside.VALUE\n"
+    )
+    # A file given by its path imports what lies beside it, wherever the command runs.
+    assert load_tools(f"{other / 'unit_tools_by_path.py'}:ping")[0].invoke({}) == "beside"
