@@ -20,6 +20,6 @@ RECALL_SHARE_BY_PRESET: dict[str, float] = {
     "hybrid": 0.4,
 }
 """Default recall budget: this share of the prompt's token limit (800 of the default 2,000).
-Measured (`python -m bench.recall`): 40% and 16 turns put the evidence in view for 67.4% of the
+Measured (`python -m bench.recall`): 40% and 16 turns put the evidence in view for 67.0% of the
 questions; 50% and 20 turns for 70.1% at the same mean prompt, but by folding earlier, so fewer
 recent turns stay verbatim (which the benchmark does not measure)."""
