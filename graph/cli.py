@@ -176,8 +176,8 @@ def conversation_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "tool_references",
             multiple=True,
             metavar="MODULE:NAME",
-            help="Tools for the model: a tool, a function or a list of them in an importable "
-            "module (repeatable).",
+            help="Tools for the model: a tool, a function or a list of them, in an importable "
+            "module or a .py file (FILE.py:NAME); repeatable.",
         ),
         click.option(
             "--memory-tool",
