@@ -24,6 +24,7 @@ from memoria.memory_tool import MEMORY_TOOL_NAME
 from memoria.middleware import MemoriaMiddleware
 from memoria.prompts import RECALL_HEADER, SUMMARY_HEADER
 from memoria.tokens import TokenCounter
+from memoria.transcript import StoreTranscript
 
 CONFIG = {"configurable": {"thread_id": "t"}}
 FACT = "Mi número de taquilla es el 4821 y mi perro se llama Toby."
@@ -305,3 +306,86 @@ def test_settings_are_checked_and_misuse_is_one_clear_error():
     agent, *_ = make_agent()
     with pytest.raises(ValueError, match="thread_id"):
         agent.invoke({"messages": [HumanMessage("hola")]})
+
+
+def test_a_thread_from_before_the_middleware_is_archived_before_anything_leaves_the_view():
+    saver, store = InMemorySaver(), InMemoryStore()
+    model = ScriptedToolModel()
+    plain = create_agent(model, tools=[weather], checkpointer=saver, store=store)
+    for n in range(8):
+        plain.invoke({"messages": [HumanMessage(f"Turno {n}: mi color es azul{n}")]}, CONFIG)
+    memory = MemoriaMiddleware(memory="window", k=2)
+    agent = create_agent(
+        model, tools=[weather], middleware=[memory], checkpointer=saver, store=store
+    )
+    agent.invoke({"messages": [HumanMessage("hola de nuevo")]}, CONFIG)
+    state = agent.get_state(CONFIG).values
+    assert [m.content for m in state["messages"] if isinstance(m, HumanMessage)] == [
+        "Turno 6: mi color es azul6",
+        "Turno 7: mi color es azul7",
+        "hola de nuevo",
+    ]
+    transcript = memory.transcript("t", store=store, state=state)
+    assert [m.content for m in transcript if isinstance(m, HumanMessage)] == [
+        *(f"Turno {n}: mi color es azul{n}" for n in range(8)),
+        "hola de nuevo",
+    ]
+
+
+def test_a_retried_message_with_the_same_id_is_answered_not_dropped():
+    crash = {"now": True}
+
+    @tool
+    def flaky(x: int) -> str:
+        """Fails the first time, with an exception create_agent's tool node does not handle."""
+        if crash["now"]:
+            raise KeyboardInterrupt
+        return "bien"
+
+    agent, _, _ = make_agent(tools=[flaky])
+    agent.invoke({"messages": [HumanMessage("hola", id="m0")]}, CONFIG)
+    retried = HumanMessage('call flaky {"x": 1}', id="m1")
+    with pytest.raises(KeyboardInterrupt):
+        agent.invoke({"messages": [retried]}, CONFIG)
+    crash["now"] = False
+    agent.invoke({"messages": [retried]}, CONFIG)  # a client sending the same message again
+    state = agent.get_state(CONFIG).values
+    assert [(m.type, m.content) for m in state["messages"]][2:] == [
+        ("human", 'call flaky {"x": 1}'),
+        ("ai", ""),
+        ("tool", "bien"),
+        ("ai", "Done: bien"),
+    ]
+
+
+def test_a_sub_agent_keeps_its_transcript_apart_from_its_callers():
+    store = InMemoryStore()
+    inner = create_agent(
+        ScriptedToolModel(), tools=[weather], middleware=[MemoriaMiddleware()], store=store
+    )
+
+    @tool
+    def research(topic: str) -> str:
+        """Ask the research sub-agent."""
+        out = inner.invoke({"messages": [HumanMessage(f"investiga {topic}")]})
+        return str(out["messages"][-1].content)
+
+    outer_memory = MemoriaMiddleware()
+    outer = create_agent(
+        ScriptedToolModel(),
+        tools=[research],
+        middleware=[outer_memory],
+        checkpointer=InMemorySaver(),
+        store=store,
+    )
+    for text in ["hola", 'call research {"topic": "ballenas"}', "adiós"]:
+        outer.invoke({"messages": [HumanMessage(text)]}, CONFIG)
+    state = outer.get_state(CONFIG).values
+    transcript = outer_memory.transcript("t", store=store, state=state)
+    assert [m.content for m in transcript if isinstance(m, HumanMessage)] == [
+        "hola",
+        'call research {"topic": "ballenas"}',
+        "adiós",
+    ]
+    inner_turns = StoreTranscript(store).read("t#tools")
+    assert inner_turns[0].messages[0].content == "investiga ballenas"
