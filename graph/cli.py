@@ -748,7 +748,10 @@ def memory_lines(state: State) -> list[str]:
         )
     if report.get("summary_error"):
         error = safe_line(redact(report["summary_error"]), 160)
-        parts.append(f"summary failed: {error} (turns kept verbatim, will retry)")
+        parts.append(
+            f"summary failed: {error} (folded with the extractive summary instead; the next "
+            "fold asks the summariser again)"
+        )
     if (calls := report.get("model_calls", 1)) > 1:
         parts.append(f"{calls} model calls (a tool loop)")
     parts.append(f"context ~{report.get('context_tokens', '?')} tokens")
@@ -868,7 +871,7 @@ def thread_header(info: Any, state: State) -> list[tuple[str, str]]:
         if key in settings
     )
     summary = state.summary or "(none)"
-    return [
+    header = [
         ("thread", safe_line(info.thread_id)),
         ("turns", str(info.turns)),
         ("created", info.created_at),
@@ -876,6 +879,10 @@ def thread_header(info: Any, state: State) -> list[tuple[str, str]]:
         ("settings", shown or "(defaults)"),
         ("summary", safe_line(summary, 400)),
     ]
+    if state.summary_error:
+        failed = f"{safe_line(state.summary_error, 200)} ({state.summary_failures} in a row)"
+        header.append(("last summary failed", failed))
+    return header
 
 
 @threads.command()

@@ -67,21 +67,18 @@ from langgraph.store.base import BaseStore
 from langgraph.types import Command
 
 from memoria.context import EXTRACTIVE, Context
-from memoria.errors import describe_error
 from memoria.memory import flatten, group_turns, split_current
 from memoria.memory_tool import SearchScope, memory_tool
 from memoria.nodes import (
-    SUMMARY_CAP_TOLERANCE,
-    call_with_timeout,
     default_summariser,
+    fold_into_summary,
     plan_view,
     removals,
     thread_language,
 )
 from memoria.prompts import Fitted, fit_prompt, system_message
 from memoria.recall import find_excerpts
-from memoria.summaries import ExtractiveSummariser, ModelSummariser, Summariser, SummaryError
-from memoria.summaries import check_summary as check_model_summary
+from memoria.summaries import ExtractiveSummariser, ModelSummariser, Summariser
 from memoria.tokens import TokenCounter
 from memoria.transcript import ArchivedTurn, StoreTranscript, Transcript, turn_text
 
@@ -354,18 +351,16 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
     ) -> None:
         """Merge `folding` into the running summary. A summary that fails falls back to the
         extractive one, so that the view stays bounded; `summary_error` says why."""
-        summary = memory.get("summary", "")
-        cap = self.policy.effective_summary_cap
-        summariser = self._summariser or default_summariser(model)
-        try:
-            memory["summary"] = summarise(summariser, summary, folding, cap, counter, self.context)
-            memory["summary_error"], memory["summary_failures"] = "", 0
-        except Exception as exc:
-            memory["summary"] = ExtractiveSummariser().summarise(
-                summary, folding, cap, counter.text
-            )
-            memory["summary_error"] = describe_error(exc)
-            memory["summary_failures"] = memory.get("summary_failures", 0) + 1
+        memory["summary"], error = fold_into_summary(
+            self._summariser or default_summariser(model),
+            memory.get("summary", ""),
+            folding,
+            self.policy.effective_summary_cap,
+            counter,
+            self.context.summary_timeout,
+        )
+        memory["summary_error"] = error
+        memory["summary_failures"] = memory.get("summary_failures", 0) + 1 if error else 0
 
     def _transcript(self, store: BaseStore | None) -> Transcript:
         if self._archive is not None:
@@ -475,29 +470,6 @@ def with_memory(
     return system.model_copy(
         update={"content": [*system.content, {"type": "text", "text": memory}]}
     )
-
-
-def summarise(
-    summariser: Summariser,
-    previous: str,
-    folding: list[BaseMessage],
-    cap: int,
-    counter: TokenCounter,
-    context: Context,
-) -> str:
-    """A checked summary of `previous` and `folding` (as the `summarise` node checks it)."""
-    summary = call_with_timeout(
-        lambda: summariser.summarise(previous, folding, cap, counter.text),
-        context.summary_timeout,
-    )
-    summary = summary.replace("\x00", "").strip()
-    if not summary:
-        raise SummaryError("the summary model returned an empty summary")
-    if not getattr(summariser, "extractive", False):
-        check_model_summary(summary, previous, folding)
-    if (size := counter.text(summary)) > cap * SUMMARY_CAP_TOLERANCE:
-        raise SummaryError(f"the summary has {size} tokens, over its cap of {cap}")
-    return summary
 
 
 def _summariser(summary_model: BaseChatModel | Summariser | str | None) -> Summariser | None:

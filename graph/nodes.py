@@ -211,55 +211,83 @@ def route_after_trim(state: State) -> Literal["summarise", "recall"]:
 def summarise(state: State, runtime: Runtime[Context], *, parts: Parts) -> dict[str, Any]:
     """Fold the oldest `fold_due` completed turns into the running summary.
 
-    Reads `messages`, `summary`, `fold_due`, `summarised_turns` and `summary_failures`. On success
-    writes the merged `summary`, removes the folded turns from `messages` and clears `summary_error`.
-    If the summariser raises, times out, answers nothing, overshoots the cap, repeats its
-    instructions or writes something unrelated to the turns, it removes nothing: the turns stay
-    verbatim, `summary_error` and `summary_failures` record why, and the next turn retries.
+    Reads `messages`, `summary`, `fold_due`, `summarised_turns` and `summary_failures`. Writes the
+    merged `summary`, removes the folded turns from `messages` (they stay in the transcript, and
+    recallable). If the summariser raises, times out, answers nothing, overshoots the cap,
+    repeats its instructions or writes something unrelated to the turns, the turns are folded
+    with the extractive summary instead, so the view stays within its limit; `summary_error` and
+    `summary_failures` record why, and the next fold asks the summariser again (merging what the
+    extractive summary kept). A successful fold clears them.
     """
     context = run_context(runtime)
-    policy = context.policy()
     counter = TokenCounter(parts.chat_model(context), state.token_scale)
     completed, _ = split_current(group_turns(state.messages))
     folding = flatten(completed[: state.fold_due])
-    cap = policy.effective_summary_cap
-    summariser = parts.summariser_for(context)
-    try:
-        summary = call_with_timeout(
-            lambda: summariser.summarise(state.summary, folding, cap, counter.text),
-            context.summary_timeout,
-        )
-        # Postgres cannot store NUL in the checkpoint's text; a summary loses nothing by it.
-        summary = summary.replace("\x00", "").strip()
-        if not summary:
-            raise SummaryError("the summary model returned an empty summary")
-        if not getattr(summariser, "extractive", False):  # its words are the turns' own
-            check_summary(summary, state.summary, folding)
-        if (size := counter.text(summary)) > cap * SUMMARY_CAP_TOLERANCE:
-            raise SummaryError(f"the summary has {size} tokens, over its cap of {cap}")
-    except GraphBubbleUp:
-        raise
-    except Exception as exc:
-        error = describe_error(exc)
-        return {
-            "fold_due": 0,
-            "summary_error": error,
-            "summary_failures": state.summary_failures + 1,
-            "report": {"summary_error": error},
-        }
+    summary, error = fold_into_summary(
+        parts.summariser_for(context),
+        state.summary,
+        folding,
+        context.policy().effective_summary_cap,
+        counter,
+        context.summary_timeout,
+    )
+    report: dict[str, Any] = {
+        "folded_turns": state.fold_due,
+        "folded_messages": len(folding),
+        "summary_tokens": counter.text(summary),
+    }
     return {
         "summary": summary,
         "messages": removals(folding),
         "summarised_turns": state.summarised_turns + state.fold_due,
         "fold_due": 0,
-        "summary_error": "",
-        "summary_failures": 0,
-        "report": {
-            "folded_turns": state.fold_due,
-            "folded_messages": len(folding),
-            "summary_tokens": size,
-        },
+        "summary_error": error,
+        "summary_failures": state.summary_failures + 1 if error else 0,
+        "report": {**report, "summary_error": error} if error else report,
     }
+
+
+def fold_into_summary(
+    summariser: Summariser,
+    previous: str,
+    folding: list[BaseMessage],
+    cap: int,
+    counter: TokenCounter,
+    timeout: float,
+) -> tuple[str, str]:
+    """`folding` merged into the `previous` summary, and "" — or, when the summariser fails or
+    writes what is not a summary of them, the extractive summary and why it failed."""
+    try:
+        return checked_summary(summariser, previous, folding, cap, counter, timeout), ""
+    except GraphBubbleUp:
+        raise
+    except Exception as exc:
+        fallback = ExtractiveSummariser().summarise(previous, folding, cap, counter.text)
+        return fallback, describe_error(exc)
+
+
+def checked_summary(
+    summariser: Summariser,
+    previous: str,
+    folding: list[BaseMessage],
+    cap: int,
+    counter: TokenCounter,
+    timeout: float,
+) -> str:
+    """The summariser's summary of `previous` and `folding`, within `timeout` seconds; SummaryError
+    if it is empty, over the cap, or not a summary of them (`check_summary`)."""
+    summary = call_with_timeout(
+        lambda: summariser.summarise(previous, folding, cap, counter.text), timeout
+    )
+    # Postgres cannot store NUL in the checkpoint's text; a summary loses nothing by it.
+    summary = summary.replace("\x00", "").strip()
+    if not summary:
+        raise SummaryError("the summary model returned an empty summary")
+    if not getattr(summariser, "extractive", False):  # its words are the turns' own
+        check_summary(summary, previous, folding)
+    if (size := counter.text(summary)) > cap * SUMMARY_CAP_TOLERANCE:
+        raise SummaryError(f"the summary has {size} tokens, over its cap of {cap}")
+    return summary
 
 
 def call_with_timeout(fn: Callable[[], T], timeout: float) -> T:

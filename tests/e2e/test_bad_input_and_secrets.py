@@ -59,9 +59,14 @@ def test_summary_failures_show_in_verbose_output(memoria, tmp_path):
         assert failed.returncode == 0 and failed.stdout == "Respuesta a: Vivo en Bogotá.\n"
         assert "summary failed: the model provider failed (503): try again later" in failed.stderr
         assert "Error code" not in failed.stderr  # one clear line, not the provider's raw body
-        assert "turns kept verbatim, will retry" in failed.stderr
+        assert "(folded with the extractive summary instead; the next fold asks" in failed.stderr
+        shown = memoria("threads", "show", "v", "--db", db)
+        assert "last summary failed: the model provider failed (503): try again later (1 in a " in (
+            shown.stdout
+        )
         retried = memoria("ask", "Soy ingeniero.", *args, env=env)
-        assert "folded 2 turn(s) into the summary" in retried.stderr
+        assert "folded 1 turn(s) into the summary" in retried.stderr
+        assert "summary failed" not in retried.stderr
 
 
 def test_the_api_key_never_reaches_the_database_exports_or_output(memoria, tmp_path):

@@ -85,7 +85,7 @@ def test_stream_that_breaks_mid_reply(agent, groq):
 
 
 @pytest.mark.parametrize(("status", "attempts"), [(500, 3), (401, 1)])
-def test_a_failing_summary_model_loses_nothing_and_the_next_turn_retries(
+def test_a_failing_summary_model_loses_nothing_and_the_next_fold_retries(
     groq, tmp_path, status, attempts
 ):
     context = Context(
@@ -97,10 +97,13 @@ def test_a_failing_summary_model_loses_nothing_and_the_next_turn_retries(
         reply = agent.send(THREAD, "Vivo en Bogotá.")
         assert reply.content == "Respuesta a: Vivo en Bogotá."
         state = agent.state(THREAD)
-        assert state.summary == "" and state.summary_failures == 1
+        assert state.summary.startswith("Me llamo Juan."), "folded with the extractive summary"
+        assert state.summary_failures == 1
         assert str(status) in state.summary_error and state.report["summary_error"]
-        assert state.messages[0].content == "Me llamo Juan."
+        assert state.messages[0].content == "Vivo en Bogotá."
         agent.send(THREAD, "Soy ingeniero.")
         state = agent.state(THREAD)
-        assert state.summary_error == "" and "Me llamo Juan." in state.summary
+        assert state.summary_error == "" and state.summary_failures == 0
+        merged = groq.summary_requests()[-1]["messages"][1]["content"]
+        assert merged.startswith("Previous summary:\nMe llamo Juan."), "the model merges it"
         assert len(agent.transcript(THREAD)) == 6

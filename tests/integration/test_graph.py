@@ -183,24 +183,46 @@ def test_invariant_4_summaries_are_batched_by_hysteresis_with_a_cheaper_model(ma
 
 
 @pytest.mark.parametrize("mode", ["raise", "slow", "empty", "huge"])
-def test_invariant_5_a_failed_summary_loses_nothing_and_the_next_turn_retries(
-    make_graph, echo, mode
+def test_invariant_5_a_failed_summary_loses_nothing_and_the_view_stays_bounded(
+    make_graph, echo, store, mode
 ):
+    """The summariser fails: the turns are folded with the extractive summary instead (the
+    transcript keeps them whole), the failure is recorded, and the next fold asks the
+    summariser again, merging what the extractive summary kept."""
     broken = BrokenSummariser(mode=mode)
     graph = make_graph(echo, summary_model=broken)
     context = Context(model="echo", memory="summary", summary_timeout=0.5)
     ask(graph, "primero", context)
     out = ask(graph, "segundo", context)
     assert out["messages"][-1].content == "segundo"  # the reply still comes
-    assert [m.content for m in out["messages"]] == ["primero", "primero", "segundo", "segundo"]
+    assert [m.content for m in out["messages"]] == ["segundo", "segundo"], "the view is bounded"
+    assert out["summary"] == "primero\nprimero", "the extractive summary stands in"
     assert out["summary_error"] and out["summary_failures"] == 1
     assert out["report"]["summary_error"] == out["summary_error"]
-    assert out.get("summary", "") == ""
+    assert out["report"]["folded_turns"] == 1
     broken.mode = "ok"
     out = ask(graph, "tercero", context)
     assert out["summary_error"] == "" and out["summary_failures"] == 0
     assert "primero" in out["summary"] and "segundo" in out["summary"]
     assert [m.content for m in out["messages"]] == ["tercero", "tercero"]
+    assert [m.content for m in store_transcript(store, "t")][::2] == [
+        "primero",
+        "segundo",
+        "tercero",
+    ]
+
+
+def test_a_summariser_that_keeps_failing_never_unbounds_the_prompt(make_graph, echo):
+    """41 turns at a 300-token limit and k = 2 with a summariser that always fails: every prompt
+    stays within the limit (it grew past 2,300 tokens when failed folds kept the turns)."""
+    graph = make_graph(echo, summary_model=BrokenSummariser(mode="raise"))
+    context = Context(model="echo", memory="hybrid", k=2, max_tokens=300, summary_timeout=0.5)
+    for n in range(41):
+        out = ask(graph, f"Mensaje {n}: " + "palabras que ocupan sitio " * 6, context)
+    counter = TokenCounter(None)
+    assert max(counter.prompt(prompt) for prompt in echo.prompts) <= 300
+    assert out["summary_failures"] >= 5 and "summary provider unreachable" in out["summary_error"]
+    assert out["summarised_turns"] >= 30
 
 
 def test_invariant_6_the_full_transcript_stays_retrievable(make_graph, echo, store):
