@@ -967,7 +967,12 @@ def export(thread_id: str, fmt: str, output: Path | None, db: str | None) -> Non
         header = thread_header(agent.thread_info(thread_id), agent.state(thread_id))
     text = dumps(exported.to_json()) if fmt == "json" else exported.to_markdown(header)
     if output is None:
-        click.echo(text, nl=False)
+        # A terminal acts on escape sequences in the text, as `show` knows; a pipe gets it exact
+        # (JSON escapes them itself; click would otherwise strip what looks like a colour code).
+        if sys.stdout.isatty():
+            click.echo(safe(text), nl=False)
+        else:
+            click.echo(text, nl=False, color=True)
         return
     write_private(output, text)
     click.echo(f"exported {thread_id} to {output}", err=True)

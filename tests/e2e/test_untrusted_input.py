@@ -457,6 +457,16 @@ def test_escape_sequences_never_reach_the_terminal_raw(memoria, tmp_path):
     assert "\\x0dOVERWRITTEN" in shown.stdout and "\\u202etxt.exe" in shown.stdout
     assert "x" * 50 + "\\x1b]8;;" in listed.stdout and "pwned" in found.stdout
 
+    # A Markdown export printed to a terminal is escaped like `show`; into a pipe it is exact.
+    terminal = pexpect.spawn(
+        MEMORIA, ["threads", "export", "esc", "--format", "md", "--db", db], encoding="utf-8"
+    )
+    printed = terminal.read().replace("\r\n", "\n")  # the terminal's own line endings
+    terminal.close()
+    assert raw_controls(printed) == [] and "**User:** title \\x1b]0;pwned\\x07" in printed
+    piped = memoria("threads", "export", "esc", "--format", "md", "--db", db).stdout
+    assert f"**User:** {HOSTILE}".replace("\r", "\n") in piped  # (read as text: \r is \n)
+
     # JSON is for programs: it carries the exact text (its encoding escapes control characters).
     document = json.loads(memoria("threads", "show", "esc", "--json", "--db", db).stdout)
     assert [m["content"] for m in document["messages"]] == [HOSTILE, HOSTILE]
