@@ -28,8 +28,10 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import StreamingResponse
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
 from langchain_core.tools import tool
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -69,6 +71,25 @@ app = FastAPI(title="Memoria backend example", lifespan=lifespan)
 
 class Message(BaseModel):
     text: str = Field(min_length=1, pattern=r"\S")
+
+
+@app.exception_handler(RequestValidationError)
+async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422, with any input that is not valid Unicode shown escaped (rendering it as
+    UTF-8 would fail and reset the connection)."""
+    return JSONResponse(
+        status_code=422, content={"detail": _escaped(jsonable_encoder(error.errors()))}
+    )
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, list):
+        return [_escaped(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    return value
 
 
 def event(name: str, data: dict[str, Any]) -> str:

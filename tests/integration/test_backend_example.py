@@ -121,6 +121,13 @@ def test_bad_requests(backend):
         assert client.get("/threads/a%20b").status_code == 422
         assert client.post("/threads/x/messages", json={"text": "   "}).status_code == 422
         assert client.post("/threads/x/messages", json={}).status_code == 422
+        # A JSON escape for a lone surrogate: not text. A clean 422, not a reset connection.
+        for body in (b'{"text": "\\ud800"}', b'{"text": "ok \\udfff", "x": "\\ud800"}'):
+            response = client.post(
+                "/threads/x/messages", content=body, headers={"content-type": "application/json"}
+            )
+            assert response.status_code == 422
+            assert response.json()["detail"][0]["loc"] == ["body", "text"]
 
 
 def test_a_client_that_hangs_up_cancels_the_turn_and_frees_the_thread(backend):
