@@ -372,6 +372,16 @@ def _analyzer(code: str) -> Analyzer:
     return Analyzer(code)
 
 
+MAX_SEARCH_TERMS = 64
+"""A search (`threads search`, `Memoria.search`) looks for at most this many distinct terms, the
+first of its text: both engines answer that at once, where Postgres refuses some 20,000."""
+
+
+def search_terms(text: str, language: str) -> list[str]:
+    """The terms a search for `text` looks for, capped at MAX_SEARCH_TERMS."""
+    return analyzer(language).query_terms(text)[:MAX_SEARCH_TERMS]
+
+
 def analyzer(language: str) -> Analyzer:
     """The shared :class:`Analyzer` for ``language`` ("en", "es"; "es-MX", "spanish" also work)."""
     return _analyzer(_normalise_language(language))

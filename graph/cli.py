@@ -895,8 +895,15 @@ def thread_header(info: Any, state: State) -> list[tuple[str, str]]:
 def search(query: str, thread_id: str | None, limit: int, as_json: bool, db: str | None) -> None:
     """Full-text search over every transcript (Spanish and English: accents, plurals and verb
     forms match), best matches first, with the matching words highlighted."""
-    from memoria.analysis import analyzer, snippet
+    from memoria.analysis import MAX_SEARCH_TERMS, analyzer, snippet
 
+    distinct = max(len(analyzer(language).query_terms(query)) for language in ("en", "es"))
+    if distinct > MAX_SEARCH_TERMS:
+        click.echo(
+            f"memoria: the query has {distinct} distinct terms; searching for its first "
+            f"{MAX_SEARCH_TERMS}",
+            err=True,
+        )
     with reading(db) as agent:
         hits = agent.search(query, thread_id=thread_id, limit=limit) if agent else []
         languages = {
@@ -910,7 +917,7 @@ def search(query: str, thread_id: str | None, limit: int, as_json: bool, db: str
         language = languages.get(hit.thread_id) or "en"
         # Private-use characters mark the matches; any already in the text are blanked first.
         text = "\n".join(str(m.text) for m in hit.messages).translate(NO_MARKS)
-        terms = analyzer(language).query_terms(query)
+        terms = analyzer(language).query_terms(query)[:MAX_SEARCH_TERMS]
         cut = snippet(text, terms, language, start=MARK_ON, end=MARK_OFF)
         rows.append((hit, cut))
     if as_json:

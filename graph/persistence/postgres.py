@@ -23,7 +23,7 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from psycopg.rows import tuple_row
 
-from memoria.analysis import ANALYZER_VERSION, analyzer
+from memoria.analysis import ANALYZER_VERSION, search_terms
 from memoria.errors import busy_thread, first_line
 from memoria.fence import wait_for
 from memoria.persistence.base import (
@@ -368,7 +368,7 @@ class PostgresArchive:
     ) -> list[SearchHit]:
         hits: list[SearchHit] = []
         for row in self._rows("SELECT DISTINCT language FROM memoria_turns"):
-            terms = analyzer(row["language"]).query_terms(text)
+            terms = search_terms(text, row["language"])
             if not terms:
                 continue
             rows = self._rows(

@@ -33,7 +33,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from memoria.analysis import ANALYZER_VERSION, analyzer
+from memoria.analysis import ANALYZER_VERSION, search_terms
 from memoria.errors import first_line
 from memoria.persistence.base import (
     SCHEMA_VERSION,
@@ -411,7 +411,7 @@ class SqliteArchive:
     ) -> list[SearchHit]:
         hits: list[SearchHit] = []
         for (language,) in self._read("SELECT DISTINCT language FROM memoria_turns"):
-            terms = analyzer(language).query_terms(text)
+            terms = search_terms(text, language)
             if not terms:
                 continue
             query = f"terms : ({fts5_query(terms)})"

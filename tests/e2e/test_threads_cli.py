@@ -263,3 +263,15 @@ def test_fork_in_chat_continues_in_a_copy_and_leaves_the_original(memoria, tmp_p
     branch = body(memoria("threads", "show", "rama", "--db", db).stdout)
     assert trunk == ["user: primero", "assistant: primero"]
     assert branch == [*trunk, "user: solo en la rama", "assistant: solo en la rama"]
+
+
+def test_a_search_with_too_many_terms_says_which_it_searched(memoria, tmp_path):
+    db = str(tmp_path / "s.sqlite")
+    assert memoria("ask", "Mi perro se llama Toby.", "--model", "echo", "--db", db).returncode == 0
+    query = "perro " + " ".join(f"zq{n}x" for n in range(100))
+    found = memoria("threads", "search", query, "--db", db)
+    assert found.returncode == 0
+    assert found.stderr == (
+        "memoria: the query has 101 distinct terms; searching for its first 64\n"
+    )
+    assert "turn 1" in found.stdout

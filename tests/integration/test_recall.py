@@ -303,3 +303,19 @@ def test_the_sqlite_turn_count_behind_common_terms_stays_exact_across_writers(tm
         assert agent.archive._turn_total() == summed(agent) == 9
         converse(agent, "b", fillers(1))
         assert agent.archive._turn_total() == summed(agent) == 10
+
+
+@pytest.mark.parametrize("size", [20_000, 30_000])
+def test_a_search_with_thousands_of_terms_answers_on_both_backends(db, size):
+    """Postgres refused 20,000 terms ("invalid memory alloc request size") and 30,000 ("stack
+    depth limit exceeded"); both engines now look for the query's first 64 terms."""
+    from memoria.analysis import MAX_SEARCH_TERMS
+
+    thread = thread_id()
+    with agent_on(db) as agent:
+        converse(agent, thread, ["Mi perro se llama Toby.", *fillers(3)])
+        query = "perro " + " ".join(f"zq{n}x" for n in range(size))
+        hits = agent.search(query, thread_id=thread)
+        assert [hit.turn for hit in hits] == [0]
+        late = " ".join(f"zq{n}x" for n in range(MAX_SEARCH_TERMS)) + " perro"
+        assert agent.search(late, thread_id=thread) == [], "terms past the cap are not searched"
