@@ -632,7 +632,7 @@ class Memoria:
             except BaseException:
                 self.archive.delete(thread_id)
                 raise
-        return ImportResult(thread_id, len(turns), settings, notes)
+        return ImportResult(thread_id, len(turns), settings, [*export.notes, *notes])
 
     def import_legacy_pickle(self, data: bytes, thread_id: str) -> ImportResult:
         """Import a LangChain memory pickle (read through an allow-list, never `pickle.load`)."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -44,6 +45,8 @@ class ThreadExport:
     settings: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
     updated_at: str = ""
+    notes: list[str] = field(default_factory=list)
+    """What reading the document changed (times in the future set to now)."""
 
     def to_json(self) -> dict[str, Any]:
         memory = {key: value for key, value in self.memory.items() if key != "messages"}
@@ -100,13 +103,23 @@ class ThreadExport:
             )
         memory["messages"] = view
         settings = doc.settings if doc.settings is not None else doc.memory.settings or {}
+        now, future = datetime.now(UTC), 0
+        for index, turn in enumerate(turns):
+            created_at, late = _not_in_the_future(turn.created_at, now)
+            if late:
+                turns[index], future = replace(turn, created_at=created_at), future + 1
+        created_at, late_created = _not_in_the_future(doc.created_at, now)
+        updated_at, late_updated = _not_in_the_future(doc.updated_at, now)
+        future += late_created + late_updated
+        notes = [f"{future} time(s) lay in the future and were set to now"] if future else []
         return cls(
             thread_id=doc.thread_id,
             turns=turns,
             memory=memory,
             settings=settings,
-            created_at=doc.created_at or (turns[0].created_at if turns else ""),
-            updated_at=doc.updated_at or (turns[-1].created_at if turns else ""),
+            created_at=created_at or (turns[0].created_at if turns else ""),
+            updated_at=updated_at or (turns[-1].created_at if turns else ""),
+            notes=notes,
         )
 
     def to_markdown(self, header: list[tuple[str, str]] | None = None) -> str:
@@ -197,12 +210,31 @@ class ExportDocument(Strict):
 
 
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?")
+FUTURE_SLACK = timedelta(minutes=5)
+"""A time later than now by more than this (clocks differ a little) is set to now on import."""
 
 
 def _iso_time(value: str) -> str:
-    if value and not ISO_TIME.fullmatch(value):
-        raise ValueError(f"not an ISO 8601 time: {value[:40]!r}")
-    return value
+    """A real date and time (an offset, or UTC when it has none), as Memoria writes times: UTC,
+    to the millisecond. Refuses what only looks like one ("2024-13-45T25:61:99", year 0)."""
+    if not value:
+        return value
+    try:
+        if not ISO_TIME.fullmatch(value):
+            raise ValueError
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 time: {value[:40]!r}") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _not_in_the_future(value: str, now: datetime) -> tuple[str, bool]:
+    """`value`, or now when it lies in the future; and whether it did."""
+    if value and datetime.fromisoformat(value) > now + FUTURE_SLACK:
+        return now.isoformat(timespec="milliseconds"), True
+    return value, False
 
 
 def _turn(number: int, turn: TurnModel | list[MessageModel]) -> ArchivedTurn:

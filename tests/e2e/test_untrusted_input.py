@@ -12,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -171,6 +172,14 @@ def test_a_bad_import_writes_nothing_and_says_what_and_where(memoria, tmp_path, 
             "thread_id: Input should be a valid string",
         ),
         (message("type", "alien"), "turns.0.messages.0.type"),
+        (
+            lambda doc: doc.__setitem__("updated_at", "2024-13-45T25:61:99"),
+            "updated_at: Value error, not an ISO 8601 time: '2024-13-45T25:61:99'",
+        ),
+        (
+            lambda doc: doc["turns"][0].__setitem__("created_at", "0000-00-00 00:00"),
+            "turns.0.created_at: Value error, not an ISO 8601 time",
+        ),
         (message("id", "m" * 200_000), "turns.0.messages.0.id"),
     ]
     before = digest(seeded)
@@ -189,6 +198,32 @@ def test_a_bad_import_writes_nothing_and_says_what_and_where(memoria, tmp_path, 
     result = memoria("import", str(tmp_path / "bad-0.json"), "--db", str(fresh))
     assert_one_line_error(result, "memory.turns")
     assert not fresh.exists(), "a refused import creates no database"
+
+
+def test_imported_times_are_real_times_in_utc_and_never_in_the_future(
+    memoria, tmp_path, seeded, postgres_url
+):
+    """A far-future `updated_at` made every `ask -c` continue the imported thread; a time without
+    an offset moved to SQLite but not to Postgres."""
+    document = json.loads(memoria("threads", "export", "a", "--db", str(seeded)).stdout)
+    document.update(thread_id="future", updated_at="9999-12-31T23:59:59Z")
+    document["turns"][0]["created_at"] = "2024-05-01 10:00"
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(document))
+    imported = memoria("import", str(path), "--db", str(seeded))
+    assert imported.returncode == 0, imported.stderr
+    assert "memoria: 1 time(s) lay in the future and were set to now" in imported.stderr
+    assert memoria("ask", "hola", "--model", "echo", "--thread", "b", "--db", str(seeded)).stdout
+    resumed = memoria("ask", "y ahora", "--model", "echo", "-c", "--db", str(seeded))
+    assert "memoria: thread b\n" in resumed.stderr, "the newest thread, not the imported one"
+    exported = json.loads(memoria("threads", "export", "future", "--db", str(seeded)).stdout)
+    assert exported["turns"][0]["created_at"] == "2024-05-01T10:00:00.000+00:00"
+    (tmp_path / "moved.json").write_text(json.dumps(exported))
+    unique = f"moved-{os.getpid()}-{int(time.time())}"
+    moved = memoria(
+        "import", str(tmp_path / "moved.json"), "--thread", unique, "--db", postgres_url
+    )
+    assert moved.returncode == 0, moved.stderr
 
 
 def test_an_export_with_a_bom_or_in_utf16_imports(memoria, tmp_path):
