@@ -55,6 +55,8 @@ from importlib import resources
 
 import Stemmer
 
+from memoria.presets import ANALYSIS_RULES
+
 __all__ = [
     "ANALYZER_VERSION",
     "LANGUAGES",
@@ -68,8 +70,9 @@ __all__ = [
     "stop_words",
 ]
 
-#: Bump when this module's rules change in a way that changes terms.
-_RULES_VERSION = "1"
+#: Bump (`memoria.presets.ANALYSIS_RULES`) when this module's rules change in a way that changes
+#: terms.
+_RULES_VERSION = str(ANALYSIS_RULES)
 
 #: Supported languages: ISO 639-1 code -> Snowball algorithm and stop-word file.
 LANGUAGES: dict[str, str] = {"en": "english", "es": "spanish"}

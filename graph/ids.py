@@ -2,7 +2,8 @@
 
 `ａｌｉｃｅ` (full-width) becomes `alice`; `alice` with a zero-width space, or with a Cyrillic `а`,
 is refused rather than made a second "alice". Allowed: letters and digits of one script, and
-`. _ - : @`.
+`. _ - : @`; at least one letter or digit, and no `-` first (`..` reads as a path, `-x` as an
+option).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def _problem(thread_id: str, max_length: int) -> str:
         return "it is empty"
     if len(thread_id) > max_length:
         return f"longer than {max_length} characters"
+    if thread_id.startswith("-"):
+        return "it may not start with '-' (a command line would read it as an option)"
+    if all(char in PUNCTUATION for char in thread_id):
+        return "it needs a letter or a digit ('..' and the like read as paths)"
     scripts: set[str] = set()
     for char in thread_id:
         if char in PUNCTUATION:

@@ -10,6 +10,9 @@ PRESETS: tuple[Preset, ...] = ("buffer", "window", "summary", "summary-buffer", 
 SUMMARISING_PRESETS: frozenset[str] = frozenset({"summary", "summary-buffer", "hybrid"})
 Language = Literal["auto", "en", "es"]
 LANGUAGES: tuple[Language, ...] = ("auto", "en", "es")
+ANALYSIS_RULES = 1
+"""The version of the text analysis's own rules (`memoria.analysis`): bump it when they change the
+terms. A database whose index newer rules built is a newer Memoria's, and is refused."""
 MemoryToolMode = Literal["auto", "on", "off"]
 MEMORY_TOOL_MODES: tuple[MemoryToolMode, ...] = ("auto", "on", "off")
 RECALL_SHARE_BY_PRESET: dict[str, float] = {

@@ -53,21 +53,52 @@ class ThreadRecord:
 
 
 def layout_of(
-    tables: set[str], meta: Callable[[], Mapping[str, str]], v1: set[str], v1_tables: set[str]
+    tables: set[str],
+    meta: Callable[[], Mapping[str, str]],
+    v1: set[str],
+    v1_tables: set[str],
+    own: set[str],
 ) -> str:
     """What a database holds, from its table names (and `memoria_meta`, read only when present):
-    'memoria' (current), 'upgrade' (Memoria, but an older schema or index: `v1` are the tables
-    every Memoria 0.1 database has, `v1_tables` all it may have), 'empty' or 'foreign'."""
+    'memoria' (current); 'reindex' (current schema, its search index built by another version of
+    the text analysis); 'upgrade' (Memoria, but an older schema: `v1` are the tables every Memoria
+    0.1 database has, `v1_tables` all it may have); 'newer' (written by a newer Memoria: refused,
+    never downgraded); 'empty'; or 'foreign' (not Memoria's, a stray `memoria_meta` included:
+    `own` are the tables a Memoria database has)."""
     if "memoria_meta" in tables:
-        values = meta()
-        if values.get("schema") == SCHEMA_VERSION and values.get("analyzer") == ANALYZER_VERSION:
-            return "memoria"
-        return "upgrade"
+        try:
+            values = meta() if own <= tables else {}
+            schema = int(values["schema"])
+            rules = analysis_rules(values["analyzer"])
+        except Exception:  # no such columns, values that are no versions: not Memoria's table
+            return "foreign"
+        if schema > int(SCHEMA_VERSION) or rules > analysis_rules(ANALYZER_VERSION):
+            return "newer"
+        if schema < int(SCHEMA_VERSION):
+            return "upgrade"
+        return "memoria" if values["analyzer"] == ANALYZER_VERSION else "reindex"
     if not tables:
         return "empty"
     if v1 <= tables <= v1_tables:
         return "upgrade"
     return "foreign"
+
+
+def analysis_rules(version: str) -> int:
+    """The rules' number in an analysis version (`memoria-analysis-1+pystemmer-...`)."""
+    prefix = "memoria-analysis-"
+    if not version.startswith(prefix):
+        raise ValueError(f"not an analysis version: {version[:60]!r}")
+    return int(version[len(prefix) :].split("+", 1)[0])
+
+
+def newer_database(display: str, meta: Mapping[str, str]) -> DatabaseOpenError:
+    """The refusal of a database a newer Memoria wrote, naming both versions."""
+    return DatabaseOpenError(
+        f"{display} was written by a newer Memoria (schema {meta.get('schema', '?')}, analysis "
+        f"{str(meta.get('analyzer', '?'))[:60]}); this one knows schema {SCHEMA_VERSION}, "
+        f"analysis {ANALYZER_VERSION[:60]}: upgrade Memoria to use it"
+    )
 
 
 def v1_threads(

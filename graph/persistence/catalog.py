@@ -17,8 +17,10 @@ from typing import Any
 from urllib.parse import quote
 
 from memoria.persistence.location import Location
+from memoria.presets import ANALYSIS_RULES
 
 SCHEMA_VERSION = "2"
+
 """1: transcripts in LangGraph's store table. 2: Memoria's own tables with a full-text index.
 Defined here, where no LangGraph is loaded, so this reader and the backends agree on it."""
 
@@ -98,11 +100,12 @@ def list_threads(location: Location, limit: int | None) -> list[ThreadInfo]:
 def _check_schema(conn: Any, errors: type[Exception]) -> None:
     """CatalogUnavailable unless `conn` holds this version's schema (`errors`: the driver's)."""
     try:
-        version = conn.execute("SELECT value FROM memoria_meta WHERE key = 'schema'").fetchone()
+        meta = dict(conn.execute("SELECT key, value FROM memoria_meta").fetchall())
     except errors as exc:
         raise CatalogUnavailable(str(exc)) from exc
-    if version is None or version[0] != SCHEMA_VERSION:
-        raise CatalogUnavailable("not this version's schema")
+    analysis = str(meta.get("analyzer", "")).removeprefix("memoria-analysis-").split("+")[0]
+    if meta.get("schema") != SCHEMA_VERSION or analysis != str(ANALYSIS_RULES):
+        raise CatalogUnavailable("not this version's schema")  # the full path says why
 
 
 def _sqlite(target: str, limit: int | None) -> list[ThreadInfo]:

@@ -35,6 +35,7 @@ from memoria.persistence.base import (
     NoDatabaseError,
     ThreadRecord,
     layout_of,
+    newer_database,
     v1_threads,
 )
 from memoria.persistence.catalog import POSTGRES_LIST, ThreadInfo, infos
@@ -562,20 +563,23 @@ def _tables(conn: Any) -> set[str]:
     return {row["tablename"] for row in rows}
 
 
-def _layout(conn: Any) -> str:
-    """See `layout_of`."""
+def _layout(conn: Any, display: str = "") -> str:
+    """See `layout_of`; a database a newer Memoria wrote is refused here."""
 
     def meta() -> dict[str, str]:
         rows = conn.execute("SELECT key, value FROM memoria_meta").fetchall()
         return {row["key"]: row["value"] for row in rows}
 
-    return layout_of(_tables(conn), meta, V1_SIGNATURE, V1_TABLES)
+    layout = layout_of(_tables(conn), meta, V1_SIGNATURE, V1_TABLES, set(MEMORIA_TABLES))
+    if layout == "newer":
+        raise newer_database(display, meta())
+    return layout
 
 
 def _prepare(conn: Any, saver: Any, display: str, *, init: bool) -> None:
     """Create or upgrade the schema (under the setup lock). Memoria's tables, and LangGraph's on a
     new database, are created in one transaction: a failure leaves the database as it was."""
-    layout = _layout(conn)
+    layout = _layout(conn, display)
     if layout == "memoria":
         saver.setup()  # LangGraph's own migrations, if a newer version brings any
         return
@@ -600,7 +604,7 @@ def _prepare(conn: Any, saver: Any, display: str, *, init: bool) -> None:
                 conn.execute(statement)
             if "store" in tables:
                 _migrate_v1(conn)
-        else:
+        elif layout == "reindex":
             _rebuild_index(conn)
         conn.execute(
             "INSERT INTO memoria_meta (key, value) VALUES ('schema', %s), ('analyzer', %s) "
@@ -673,7 +677,7 @@ def open_postgres(
         try:
             # One direct attempt first: a wrong URL fails now, not after the pool's retries.
             with psycopg.connect(location.target, connect_timeout=10, **kwargs) as probe:
-                layout = _layout(probe)
+                layout = _layout(probe, location.display)
             if read_only and layout == "empty":
                 raise NoDatabaseError(f"no threads yet in {location.display}")
             if read_only and layout == "foreign":
@@ -693,6 +697,8 @@ def open_postgres(
                     )
                 )
             )
+            # Reading never rebuilds an index another analysis built (it reads it as it is);
+            # only Memoria 0.1's data, which has no index yet, is upgraded once.
             if not read_only or layout == "upgrade":
                 with locks.setup(), pool.connection() as conn:
                     _prepare(conn, saver, location.display, init=init)

@@ -12,7 +12,8 @@ Memoria's tables:
 
 Contentless FTS5 tables (SQLite 3.40 here has no `contentless_delete`) remove an entry by being
 given its terms again; they are recomputed from the stored messages by the same analysis, and a
-change of analysis version rebuilds the whole index once, when the database is next opened.
+change of analysis version rebuilds the whole index once, when the database is next opened for
+writing (reading reads it as it is; a newer Memoria's database is refused, never downgraded).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from memoria.persistence.base import (
     NoDatabaseError,
     ThreadRecord,
     layout_of,
+    newer_database,
     v1_threads,
 )
 from memoria.persistence.catalog import SQLITE_LIST, ThreadInfo, infos
@@ -551,15 +553,20 @@ def _meta(conn: sqlite3.Connection) -> dict[str, str]:
     return dict(conn.execute("SELECT key, value FROM memoria_meta").fetchall())
 
 
-def _layout(conn: sqlite3.Connection) -> str:
-    """See `layout_of`."""
-    return layout_of(_tables(conn), lambda: _meta(conn), V1_SIGNATURE, V1_TABLES)
+def _layout(conn: sqlite3.Connection, display: str = "") -> str:
+    """See `layout_of`; a database a newer Memoria wrote is refused here."""
+    layout = layout_of(
+        _tables(conn), lambda: _meta(conn), V1_SIGNATURE, V1_TABLES, set(MEMORIA_TABLES)
+    )
+    if layout == "newer":
+        raise newer_database(display, _meta(conn))
+    return layout
 
 
 def _prepare(conn: sqlite3.Connection, path: Path, *, init: bool) -> None:
     """Create or upgrade Memoria's schema. Runs under the setup lock, in one transaction: a failure
     leaves the file exactly as it was."""
-    layout = _layout(conn)
+    layout = _layout(conn, str(path))
     if layout == "memoria":
         return
     tables = _tables(conn)
@@ -589,7 +596,7 @@ def _prepare(conn: sqlite3.Connection, path: Path, *, init: bool) -> None:
             _create_saver_tables(conn)
             if "store" in tables:
                 _migrate_v1(conn)
-        elif _meta(conn).get("analyzer") != ANALYZER_VERSION:
+        elif layout == "reindex":
             _rebuild_index(conn)
         conn.executemany(
             "INSERT OR REPLACE INTO memoria_meta (key, value) VALUES (?, ?)",
@@ -698,9 +705,11 @@ def open_sqlite(
                     raise NoDatabaseError(f"no database at {path}")
                 _refuse_hard_links(path)
                 conn = stack.enter_context(closing(_connect(str(path), read_only=True)))
-                layout = _layout(conn)
+                layout = _layout(conn, str(path))
                 if layout == "foreign":
                     raise DatabaseOpenError(f"{path} is not a Memoria database")
+                # Reading never rebuilds an index another analysis built (it reads it as it
+                # is); only Memoria 0.1's data, which has no index yet, is upgraded once.
                 if layout == "upgrade":
                     conn.close()
                     _upgrade_in_place(path)

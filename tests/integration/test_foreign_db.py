@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from memoria import Context, Memoria
+from memoria.analysis import ANALYZER_VERSION
 from memoria.persistence import DatabaseOpenError
+from memoria.persistence.catalog import SCHEMA_VERSION
 
 MEMORIA = str(Path(sys.executable).with_name("memoria"))
 
@@ -113,3 +115,80 @@ def test_postgres_read_only_commands_change_nothing_and_writing_needs_init(postg
     assert accepted.returncode == 0, accepted.stderr
     assert {"invoices", "checkpoints", "memoria_turns"} <= tables()
     assert accepted.stderr.count("\n") <= 2, "no migration log on stderr"
+
+
+# Issue 16, items 3 and 14: a newer Memoria's database, another analysis, a stray memoria_meta.
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def memoria_db(request, tmp_path):
+    """A Memoria database with one thread, and a way to run SQL on it."""
+    if request.param == "sqlite":
+        db = str(tmp_path / "m.sqlite")
+
+        def sql(statement: str, *params: object) -> list[tuple]:
+            with sqlite3.connect(db) as conn:
+                return conn.execute(statement.replace("%s", "?"), params).fetchall()
+
+    else:
+        import psycopg
+
+        db = request.getfixturevalue("own_postgres_url")
+
+        def sql(statement: str, *params: object) -> list[tuple]:
+            with psycopg.connect(db, autocommit=True) as conn:
+                cursor = conn.execute(statement, params)
+                return cursor.fetchall() if cursor.description else []
+
+    assert run("ask", "Mi perro se llama Toby", "--model", "echo", "--db", db).returncode == 0
+    return db, sql
+
+
+def meta_of(sql) -> dict[str, str]:
+    return dict(sql("SELECT key, value FROM memoria_meta"))
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("schema", "3"), ("analyzer", "memoria-analysis-99+pystemmer-9+unicode-99+stop-x")],
+)
+def test_a_newer_memorias_database_is_refused_never_downgraded(memoria_db, key, value):
+    db, sql = memoria_db
+    sql("UPDATE memoria_meta SET value = %s WHERE key = %s", value, key)
+    before = meta_of(sql)
+    for args in (
+        ("threads", "list"),
+        ("threads", "search", "perro"),
+        ("ask", "hola", "--model", "echo"),
+    ):
+        result = run(*args, "--db", db)
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert "was written by a newer Memoria (schema " in result.stderr
+        assert f"this one knows schema {SCHEMA_VERSION}, analysis " in result.stderr
+    assert meta_of(sql) == before, "nothing re-marked"
+
+
+def test_reading_never_rebuilds_an_index_another_analysis_built(memoria_db):
+    db, sql = memoria_db
+    other = "memoria-analysis-1+pystemmer-0.0+unicode-0+stop-other"
+    sql("UPDATE memoria_meta SET value = %s WHERE key = 'analyzer'", other)
+    for args in (("threads", "list"), ("threads", "search", "perro"), ("threads", "show", "x")):
+        run(*args, "--db", db)
+        assert meta_of(sql)["analyzer"] == other, args
+    found = run("threads", "search", "perro", "--db", db)
+    assert found.returncode == 0 and "turn 1" in found.stdout, "read as it is"
+    assert run("ask", "hola", "--model", "echo", "--db", db).returncode == 0
+    assert meta_of(sql)["analyzer"] == ANALYZER_VERSION, "a writing command rebuilds it"
+
+
+def test_a_stray_memoria_meta_table_is_another_programs(tmp_path):
+    db = tmp_path / "stray.sqlite"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE memoria_meta (name TEXT, note TEXT)")
+    before = digest(db)
+    listed = run("threads", "list", "--db", str(db))
+    assert listed.returncode == 1 and listed.stderr == f"memoria: {db} is not a Memoria database\n"
+    refused = run("ask", "hola", "--model", "echo", "--db", str(db), "--init-db")
+    assert refused.returncode == 1 and refused.stderr.count("\n") == 1
+    assert "already has a table named memoria_meta" in refused.stderr
+    assert digest(db) == before

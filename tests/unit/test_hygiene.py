@@ -57,6 +57,7 @@ def test_lookalike_thread_ids_are_one_id_or_refused():
     assert check_thread_id("ａｌｉｃｅ") == "alice"  # full-width letters are the same id
     assert check_thread_id("ﬁle") == "file"
     assert check_thread_id("東京") == "東京" and check_thread_id("русский") == "русский"
+    assert check_thread_id("a..b") == "a..b" and check_thread_id("x-1") == "x-1"
     for bad, why in (
         ("ali\u200bce", "invisible"),
         ("alice\u2060", "invisible"),
@@ -64,6 +65,10 @@ def test_lookalike_thread_ids_are_one_id_or_refused():
         ("al\x1b[2Jice", "invisible"),
         ("\u0430lice", "mixes scripts"),  # Cyrillic а, then Latin
         ("αβγ-abc", "mixes scripts"),
+        ("..", "needs a letter or a digit"),
+        ("--", "may not start with '-'"),
+        ("-rf", "may not start with '-'"),
+        ("@", "needs a letter or a digit"),
     ):
         with pytest.raises(ValueError, match=why) as refused:
             check_thread_id(bad)
