@@ -297,14 +297,15 @@ def open_conversation(
 
         load_chat_model(model)
     tools = [tool for reference in tool_references for tool in load_tools(reference)]
+    if continue_:  # known before the database is opened for writing, which would create it
+        with reading(db) as reader:
+            thread_id = reader.latest_thread() if reader is not None else None
+        if thread_id is None:
+            raise CliError(f"no thread to continue in {where(db)}")
     agent = Memoria(
         db=db, context=Context(**explicit), tools=tools, load_models=False, init_db=init_db
     )
     try:
-        if continue_:
-            thread_id = agent.latest_thread()
-            if thread_id is None:
-                raise CliError(f"no thread to continue in {agent.db_path}")
         thread_id = readable_thread_id() if thread_id is None else thread_id
         agent.resume(thread_id, **explicit)  # a resumed thread keeps its model and memory
         agent.load_models()

@@ -77,6 +77,15 @@ class ThreadExport:
         if document.get("version") not in READABLE_VERSIONS:
             raise ExportFormatError(f"unsupported export version {document.get('version')!r}")
         try:
+            where = _lone_surrogate(document)
+        except RecursionError:
+            raise ExportFormatError("not valid JSON: nested too deeply") from None
+        if where is not None:
+            raise ExportFormatError(
+                f"invalid Memoria export: {where or 'the document'}: not valid Unicode (a lone "
+                "surrogate, as a JSON \\ud800 escape spells one)"
+            )
+        try:
             doc = ExportDocument.model_validate(document)
         except ValidationError as exc:
             raise ExportFormatError(f"invalid Memoria export: {_first_error(exc)}") from None
@@ -235,6 +244,27 @@ def _not_in_the_future(value: str, now: datetime) -> tuple[str, bool]:
     if value and datetime.fromisoformat(value) > now + FUTURE_SLACK:
         return now.isoformat(timespec="milliseconds"), True
     return value, False
+
+
+def _lone_surrogate(value: Any, where: str = "") -> str | None:
+    """Where in a parsed document a string holds a lone surrogate (text that cannot be stored),
+    as a dotted path; None if nowhere."""
+    if isinstance(value, str):
+        return where if any("\ud800" <= char <= "\udfff" for char in value) else None
+    items: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if isinstance(key, str) and _lone_surrogate(key) is not None:
+            return f"{where}.{_cut(repr(key), 20)}".lstrip(".")
+        found = _lone_surrogate(item, f"{where}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
 
 
 def _turn(number: int, turn: TurnModel | list[MessageModel]) -> ArchivedTurn:

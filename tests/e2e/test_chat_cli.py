@@ -188,6 +188,7 @@ def test_bad_input_is_one_line_and_a_non_zero_exit(memoria, tmp_path):
         assert "Traceback" not in result.stderr
         if "Invalid value" not in message:
             assert result.stderr.strip().count("\n") == 0, result.stderr
+    assert not Path(db).exists(), "none of these creates the database (`ask -c` included)"
 
 
 def test_invalid_utf8_on_stdin(tmp_path):

@@ -172,6 +172,7 @@ def test_a_bad_import_writes_nothing_and_says_what_and_where(memoria, tmp_path, 
             "thread_id: Input should be a valid string",
         ),
         (message("type", "alien"), "turns.0.messages.0.type"),
+        (message("content", "hola \ud800"), "turns.0.messages.0.content: not valid Unicode"),
         (
             lambda doc: doc.__setitem__("updated_at", "2024-13-45T25:61:99"),
             "updated_at: Value error, not an ISO 8601 time: '2024-13-45T25:61:99'",
