@@ -956,7 +956,11 @@ def search(query: str, thread_id: str | None, limit: int, as_json: bool, db: str
     "--format", "fmt", type=click.Choice(["json", "md"]), default="json", show_default=True
 )
 @click.option(
-    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File to write."
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="File to write (replaced atomically, owner-only), a FIFO or device to write into, or - "
+    "for stdout.",
 )
 @db_option
 @reports_errors
@@ -974,7 +978,7 @@ def export(thread_id: str, fmt: str, output: Path | None, db: str | None) -> Non
         exported = agent.export_thread(thread_id)
         header = thread_header(agent.thread_info(thread_id), agent.state(thread_id))
     text = dumps(exported.to_json()) if fmt == "json" else exported.to_markdown(header)
-    if output is None:
+    if output is None or str(output) == "-":
         # A terminal acts on escape sequences in the text, as `show` knows; a pipe gets it exact
         # (JSON escapes them itself; click would otherwise strip what looks like a colour code).
         if sys.stdout.isatty():
@@ -982,8 +986,26 @@ def export(thread_id: str, fmt: str, output: Path | None, db: str | None) -> Non
         else:
             click.echo(text, nl=False, color=True)
         return
-    write_private(output, text)
+    write_export(output, text)
     click.echo(f"exported {thread_id} to {output}", err=True)
+
+
+def write_export(path: Path, text: str) -> None:
+    """Write an export where `-o` says. A symlink's target gets it. A regular file (or a new one)
+    is replaced atomically and made owner-only; a FIFO or a character device (a pipe a reader
+    waits on, /dev/null) is written into as a stream, never replaced; anything else is refused."""
+    target = Path(os.path.realpath(path))
+    try:
+        mode: int | None = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and (stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)):
+        with open(target, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
+    if mode is not None and not stat.S_ISREG(mode):
+        raise CliError(f"{path} is neither a file, a FIFO nor a character device: not written")
+    write_private(target, text)
 
 
 def refuse_database_path(output: Path, agent: Memoria) -> None:

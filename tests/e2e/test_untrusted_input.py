@@ -9,9 +9,11 @@ import codecs
 import hashlib
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -144,6 +146,35 @@ def test_exports_are_owner_only_and_replace_the_old_file_atomically(memoria, tmp
         assert created == {"a.md"}, "no temporary file is left behind"
     finally:
         os.umask(old_umask)
+
+
+def test_an_export_streams_into_a_fifo_or_a_device_and_follows_a_symlink(memoria, tmp_path, seeded):
+    """Round three, item 6: `-o ./fifo` or `-o /dev/null` replaced the node with a file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    result = memoria("threads", "export", "a", "--db", str(seeded), "-o", str(fifo))
+    reader.join(30)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(received[0])["thread_id"] == "a"
+    assert stat.S_ISFIFO(fifo.stat().st_mode), "the FIFO is still a FIFO"
+    result = memoria("threads", "export", "a", "--db", str(seeded), "-o", "/dev/null")
+    assert result.returncode == 0 and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    dashed = memoria("threads", "export", "a", "--db", str(seeded), "-o", "-")
+    assert json.loads(dashed.stdout)["thread_id"] == "a" and not (tmp_path / "-").exists()
+    target, link = tmp_path / "real.json", tmp_path / "link.json"
+    link.symlink_to(target)
+    result = memoria("threads", "export", "a", "--db", str(seeded), "-o", str(link))
+    assert result.returncode == 0, result.stderr
+    assert link.is_symlink() and json.loads(target.read_text())["thread_id"] == "a"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    socket_path = tmp_path / "sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(socket_path))
+        refused = memoria("threads", "export", "a", "--db", str(seeded), "-o", str(socket_path))
+    assert_one_line_error(refused, "is neither a file, a FIFO nor a character device")
 
 
 # Item 5: import files
