@@ -382,20 +382,36 @@ def require_thread(db: str | None, thread_id: str) -> None:
 
 def load_env() -> Path | None:
     """`.env` from the current directory (or the nearest parent), as python-dotenv users expect.
-    python-dotenv is only imported when there is such a file."""
+    It can set `MEMORIA_SYSTEM_PROMPT`, `MEMORIA_DB` and `GROQ_API_BASE`, so one that others can
+    write, or that another user owns, is not loaded; nor is one that is not UTF-8. Either way one
+    line says so and the command goes on without it. python-dotenv is only imported when there
+    is such a file."""
     directory = Path.cwd()
     for folder in (directory, *directory.parents):
         if (folder / ".env").is_file():
+            found = folder / ".env"
             break
     else:
         return None
-    from dotenv import find_dotenv, load_dotenv
-
-    found = find_dotenv(usecwd=True)
-    if not found:
+    try:
+        status = found.stat()
+        if status.st_mode & stat.S_IWOTH or status.st_uid != os.getuid():
+            who = "others can write it" if status.st_mode & stat.S_IWOTH else "another user owns it"
+            click.echo(f"memoria: not loading {found}: {who}", err=True)
+            return None
+        text = found.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        click.echo(f"memoria: not loading {found}: not valid UTF-8 (byte {exc.start})", err=True)
         return None
-    load_dotenv(found)
-    return Path(found)
+    except OSError as exc:
+        click.echo(f"memoria: not loading {found}: {exc.strerror or exc}", err=True)
+        return None
+    import io
+
+    from dotenv import load_dotenv
+
+    load_dotenv(stream=io.StringIO(text))
+    return found
 
 
 @click.group()

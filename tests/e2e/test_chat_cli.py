@@ -266,3 +266,27 @@ def test_a_dotenv_file_in_the_current_directory_is_read_and_named(memoria, tmp_p
         assert f"memoria: .env: {tmp_path / '.env'}" in result.stderr
         assert stub.headers[-1]["Authorization"] == "Bearer gsk_from_dotenv_0123456789"
     assert "gsk_from_dotenv" not in result.stderr
+
+
+def test_a_dotenv_file_that_others_can_write_or_that_is_not_utf8_is_not_loaded(memoria, tmp_path):
+    """It could set the system prompt, the database or where the API key is sent: a `.env` others
+    can write is not read; nor one that is not UTF-8 (a traceback on every command before)."""
+    dotenv = tmp_path / ".env"
+    db = str(tmp_path / "env.sqlite")
+
+    def memory_used() -> tuple[str, str]:
+        result = memoria("ask", "hola", "--model", "echo", "--json", "--db", db)
+        assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+        return json.loads(result.stdout)["memory"], result.stderr
+
+    dotenv.write_text("MEMORIA_MEMORY=window\n")
+    dotenv.chmod(0o600)
+    assert memory_used()[0] == "window", "an owner-only .env is read"
+    dotenv.chmod(0o666)
+    memory, stderr = memory_used()
+    assert memory == "hybrid" and f"memoria: not loading {dotenv}: others can write it\n" in stderr
+    dotenv.write_bytes(b"MEMORIA_MEMORY=window\nNOTE=caf\xe9\n")
+    dotenv.chmod(0o600)
+    memory, stderr = memory_used()
+    assert memory == "hybrid"
+    assert f"memoria: not loading {dotenv}: not valid UTF-8 (byte 30)\n" in stderr
