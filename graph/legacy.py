@@ -44,6 +44,15 @@ SAFE_BUILTINS: dict[str, type] = {"object": object, "set": set, "frozenset": fro
 TRUSTED_PACKAGES = ("langchain.", "langchain_classic.", "langchain_community.", "langchain_core.")
 
 
+MAX_CONTENT_ITEMS = 1_000_000
+"""The messages' content may hold at most this many values in all (strings, blocks, keys, nested
+values), each reference counted: a pickle shares one object between many places, and a few
+hundred bytes that nest one dict twice at each of 26 levels would otherwise expand to 2^26 values
+when stored."""
+MAX_CONTENT_DEPTH = 20
+MAX_CONTENT_CHARS = 10_000_000
+
+
 class LegacyPickleError(ValueError):
     """The file is not a LangChain memory pickle we can read safely."""
 
@@ -104,20 +113,22 @@ def load_legacy_memory(data: bytes) -> tuple[list[BaseMessage], str]:
         records = history
     else:
         raise LegacyPickleError("the pickle holds no LangChain memory or chat history")
-    return [_message(record) for record in records], summary
+    budget = _Budget()
+    return [_message(record, budget) for record in records], summary
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _message(record: Any) -> BaseMessage:
+def _message(record: Any, budget: _Budget) -> BaseMessage:
     if not isinstance(record, _Record) or record.kind not in MESSAGE_CLASSES:
         raise LegacyPickleError("the chat history holds something that is not a message")
     fields = record.fields
     content = fields.get("content")
     if not isinstance(content, str | list):
         raise LegacyPickleError(f"a {record.kind} has no usable content")
+    budget.check(content, record.kind)
     cls = MESSAGE_CLASSES[record.kind]
     kwargs: dict[str, Any] = {"content": content}
     for name in ("name", "id", "role", "tool_call_id"):
@@ -130,3 +141,37 @@ def _message(record: Any) -> BaseMessage:
     if cls is FunctionMessage:
         kwargs.setdefault("name", "function")
     return cls(**{k: v for k, v in kwargs.items() if k in cls.model_fields})
+
+
+class _Budget:
+    """What the whole import may expand to; each message's content is counted against it."""
+
+    def __init__(self) -> None:
+        self.items = 0
+        self.chars = 0
+
+    def check(self, content: Any, kind: str) -> None:
+        """Refuse content that would expand past the bounds once written out (see
+        MAX_CONTENT_ITEMS): counted as a tree, every shared reference again, without building
+        it."""
+        pending: list[tuple[Any, int]] = [(content, 0)]
+        while pending:
+            value, depth = pending.pop()
+            self.items += 1
+            if self.items > MAX_CONTENT_ITEMS or depth > MAX_CONTENT_DEPTH:
+                raise LegacyPickleError(
+                    f"the messages' content expands past {MAX_CONTENT_ITEMS:,} values or "
+                    f"{MAX_CONTENT_DEPTH} levels: refused (a pickle built to blow up when read)"
+                )
+            if isinstance(value, str):
+                self.chars += len(value)
+            elif isinstance(value, dict):
+                pending.extend((item, depth + 1) for pair in value.items() for item in pair)
+            elif isinstance(value, list | tuple):
+                pending.extend((item, depth + 1) for item in value)
+            elif not isinstance(value, int | float | bool | type(None)):
+                raise LegacyPickleError(f"a {kind}'s content holds a {type(value).__name__}")
+            if self.chars > MAX_CONTENT_CHARS:
+                raise LegacyPickleError(
+                    f"the messages' content is over {MAX_CONTENT_CHARS:,} characters: refused"
+                )

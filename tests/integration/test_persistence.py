@@ -7,6 +7,7 @@ import pickle
 import sqlite3
 import subprocess
 import sys
+import time
 
 import pytest
 from fakes import FailingEcho
@@ -293,3 +294,31 @@ def test_closing_right_after_cancelling_a_turn_does_not_crash_the_process(tmp_pa
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("shape", ["nested", "repeated", "deep"])
+def test_a_pickle_that_expands_when_read_is_refused_fast(db, shape):
+    """Round three, item 5: 543 bytes nesting one dict twice at each of 26 levels ran 61 s and
+    took 3 GB before a MemoryError. Now: one line, at once, nothing written."""
+    history = InMemoryChatMessageHistory()
+    if shape == "nested":
+        level: dict = {"type": "text", "text": "x"}
+        for _ in range(26):
+            level = {"type": "text", "a": level, "b": level}
+        history.add_message(HumanMessage(content=[level]))
+    elif shape == "repeated":
+        block = {"type": "text", "text": "y" * 1000}
+        history.add_message(HumanMessage(content=[block] * 20_000))  # 20 MB from 240 KB
+    else:
+        level = {"type": "text", "text": "z"}
+        for _ in range(40):
+            level = {"type": "text", "inner": level}
+        history.add_message(HumanMessage(content=[level]))
+    payload = pickle.dumps(history)
+    assert len(payload) < 300_000
+    started = time.monotonic()
+    with open_agent(db) as agent, pytest.raises(LegacyPickleError, match="refused"):
+        agent.import_legacy_pickle(payload, "bomb")
+    assert time.monotonic() - started < 5
+    with open_agent(db) as agent:
+        assert not agent.exists("bomb")
