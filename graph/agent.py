@@ -34,6 +34,7 @@ from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
 
 from memoria.context import Context
+from memoria.errors import StreamRedactor
 from memoria.events import ToolCall, ToolResult, TurnEvent, tool_events
 from memoria.fence import FENCE_KEY, Fence, TurnCancelled
 from memoria.graph import MemoryGraph, build_graph
@@ -185,6 +186,7 @@ class Turn:
         # LangGraph starts from here), the kernel delivers it to the main thread, where it can
         # wake a prompt and where a rollback can hold it off.
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        redactor = StreamRedactor()  # the stored reply is redacted too (`nodes.without_secrets`)
         try:
             for mode, event in self.agent.graph.stream(
                 {"messages": [HumanMessage(text)]},
@@ -196,8 +198,8 @@ class Turn:
             ):
                 if mode == "messages":
                     chunk, metadata = cast(tuple[Any, dict[str, Any]], event)
-                    if piece := reply_piece(chunk, metadata):
-                        self._events.put(("piece", piece))
+                    if (piece := reply_piece(chunk, metadata)) and (shown := redactor.feed(piece)):
+                        self._events.put(("piece", shown))
                 elif isinstance(event, dict):
                     if "__interrupt__" in event:
                         raise ToolInterruptError(
@@ -211,8 +213,12 @@ class Turn:
                             if isinstance(m, AIMessage)
                         )
                     for tool_event in tool_events(event):
+                        if rest := redactor.flush():  # the text before the call, whole
+                            self._events.put(("piece", rest))
                         self._record(tool_event)
                         self._events.put(("piece", tool_event))
+            if rest := redactor.flush():
+                self._events.put(("piece", rest))
         except BaseException as exc:
             with self.fence.lock:
                 if not self.fence.cancelled and not self.fence.ended:

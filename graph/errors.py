@@ -11,6 +11,7 @@ import os
 import re
 import sqlite3
 import threading
+from typing import Any
 from urllib.parse import quote
 
 REDACTED = "***"
@@ -68,6 +69,44 @@ def redact(text: str) -> str:
         if encoded != secret and encoded in text:
             text = text.replace(encoded, REDACTED)
     return BEARER.sub(r"\1" + REDACTED, text)
+
+
+def longest_secret() -> int:
+    """The length of the longest secret as it could appear in text (URL-encoded included)."""
+    return max((len(quote(s, safe="")) for s in SECRETS.current()), default=0)
+
+
+def redact_value(value: Any) -> Any:
+    """`value` (text, or lists and dicts of it, as tool arguments and content blocks are) with
+    every known secret redacted."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [redact_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: redact_value(item) for key, item in value.items()}
+    return value
+
+
+class StreamRedactor:
+    """Redacts secrets from text that arrives in pieces (a streamed reply): a secret cut between
+    two pieces is still caught, because the end of what came, as long as the longest secret less
+    one character, is held back until the next piece or `flush`."""
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, piece: str) -> str:
+        """What of the text so far can be shown now."""
+        text = redact(self._held + piece)
+        cut = max(0, len(text) - max(0, longest_secret() - 1))
+        self._held = text[cut:]
+        return text[:cut]
+
+    def flush(self) -> str:
+        """The rest, at the end of the stream."""
+        text, self._held = redact(self._held), ""
+        return text
 
 
 BEARER = re.compile(r"((?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE)

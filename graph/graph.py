@@ -30,7 +30,7 @@ from memoria.nodes import (
 )
 from memoria.state import InputState, State
 from memoria.summaries import ExtractiveSummariser, ModelSummariser, Summariser
-from memoria.tools import ToolLike, as_tools, tool_error_text
+from memoria.tools import ToolLike, as_tools, redacting, tool_error_text
 from memoria.transcript import Transcript
 
 MemoryGraph = CompiledStateGraph[State, Context, Any, Any]
@@ -74,7 +74,12 @@ def build_graph(
     builder.add_node("recall", partial(recall, parts=parts))
     builder.add_node("model", partial(call_model, parts=parts))
     builder.add_node(
-        "tools", ToolNode([*parts.tools, parts.memory_tool], handle_tool_errors=tool_error_text)
+        "tools",
+        ToolNode(
+            [*parts.tools, parts.memory_tool],
+            handle_tool_errors=tool_error_text,
+            wrap_tool_call=redacting,
+        ),
     )
     builder.add_edge(START, "trim")
     builder.add_conditional_edges("trim", route_after_trim, ["summarise", "recall"])

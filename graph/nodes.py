@@ -32,7 +32,7 @@ from langgraph.store.base import BaseStore
 
 from memoria.analysis import detect_language
 from memoria.context import EXTRACTIVE, Context
-from memoria.errors import describe_error
+from memoria.errors import describe_error, redact_value
 from memoria.fence import fenced
 from memoria.memory import (
     MemoryPlan,
@@ -386,6 +386,7 @@ def call_model(
     estimate = counter.prompt(prompt)
     reply = (model.bind_tools(tools) if tools else model).invoke(prompt)
     check_reply_complete(model, reply)
+    reply = without_secrets(reply)
     reply.id = reply.id or str(uuid.uuid4())
     for call in [*reply.tool_calls, *reply.invalid_tool_calls]:
         call["id"] = call["id"] or f"call_{uuid.uuid4().hex[:24]}"
@@ -427,6 +428,16 @@ def call_model(
                 language,
             )
     return {**update, "turns": state.turns + 1, "language": language}
+
+
+def without_secrets(reply: AIMessage) -> AIMessage:
+    """The reply with every known secret redacted from its text and its tool calls' arguments:
+    what a provider echoes back ("your key is ...") is stored and shown like anything else."""
+    content = redact_value(reply.content)
+    calls = [{**call, "args": redact_value(call["args"])} for call in reply.tool_calls]
+    if content == reply.content and calls == reply.tool_calls:
+        return reply
+    return reply.model_copy(update={"content": content, "tool_calls": calls})
 
 
 def _added_usage(before: dict[str, Any] | None, usage: Any) -> dict[str, Any]:

@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool, tool
 from langgraph.prebuilt.tool_node import ToolInvocationError
 
-from memoria.errors import describe_error, redact
+from memoria.errors import describe_error, redact, redact_value
 from memoria.fence import TurnCancelled
 
 MAX_ERROR_CHARS = 4000
@@ -69,6 +70,17 @@ def tool_error_text(error: Exception) -> str:
     if isinstance(error, ToolInvocationError):
         return redact(error.message)[:MAX_ERROR_CHARS]
     return f"Error: the tool failed: {describe_error(error)}"
+
+
+def redacting(request: Any, execute: Callable[[Any], Any]) -> Any:
+    """`ToolNode`'s `wrap_tool_call`: a tool's result with every known secret redacted, since it
+    is shown and stored (a tool that echoes a key would otherwise put it in the transcript)."""
+    result = execute(request)
+    if isinstance(result, ToolMessage):
+        content = redact_value(result.content)
+        if content != result.content:
+            result = result.model_copy(update={"content": content})
+    return result
 
 
 def check_tool_rounds(calls: int, limit: int) -> None:

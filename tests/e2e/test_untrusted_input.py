@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import pexpect
 import pytest
 from fakes import raw_controls
-from groq_stub import Fault, GroqStub, is_summary_request
+from groq_stub import Fault, GroqStub, ToolCalls, is_summary_request
 
 from memoria.prompts import SYSTEM_PROMPT
 
@@ -341,6 +341,39 @@ def test_a_key_echoed_back_by_the_provider_is_redacted_everywhere(memoria, tmp_p
         if path.is_file():
             data = path.read_bytes()
             assert key.encode() not in data and encoded.encode() not in data, path
+
+
+def test_a_key_in_a_successful_reply_or_a_tool_result_is_redacted_too(memoria, tmp_path):
+    """Round three, item 11: an endpoint that answers "your key is ..." had it printed and
+    stored verbatim; so would a tool that echoes it."""
+    key = "gsk_live_echoed_in_a_reply_0123456789"
+    (tmp_path / "keytools.py").write_text(
+        "import os\n\ndef whoami() -> str:\n    '''Who am I.'''\n"
+        "    return 'caller ' + os.environ['GROQ_API_KEY']\n"
+    )
+
+    def reply(body):
+        asked = body["messages"][-1]
+        if asked["role"] == "user" and "quién" in asked["content"]:
+            return ToolCalls([("whoami", {})])
+        return f"Tu clave es {key} y la recuerdo."
+
+    db = str(tmp_path / "k.sqlite")
+    with GroqStub(reply) as stub:
+        env = {"GROQ_API_KEY": key, "GROQ_API_BASE": stub.base_url}
+        base = ("--db", db, "--thread", "k", "--tools", "keytools:whoami")
+        streamed = memoria("ask", "hola", *base, env=env)
+        as_json = memoria("ask", "otra vez", *base, "--json", env=env)
+        tooled = memoria("ask", "¿quién soy?", *base, "--json", env=env)
+    assert streamed.stdout == "Tu clave es *** y la recuerdo.\n"
+    assert json.loads(as_json.stdout)["reply"] == "Tu clave es *** y la recuerdo."
+    assert json.loads(tooled.stdout)["tool_calls"][0]["result"] == "caller ***"
+    shown = memoria("threads", "show", "k", "--db", db)
+    for text in (streamed.stderr, as_json.stderr, tooled.stdout, tooled.stderr, shown.stdout):
+        assert key not in text, text
+    assert "Tu clave es *** y la recuerdo." in shown.stdout
+    for path in tmp_path.rglob("*.sqlite*"):
+        assert key.encode() not in path.read_bytes(), path
 
 
 # Item 8: Postgres connection strings

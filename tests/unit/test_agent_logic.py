@@ -251,3 +251,14 @@ def test_a_tool_module_that_fails_on_its_own_import_says_so(tmp_path, monkeypatc
     )
     # A file given by its path imports what lies beside it, wherever the command runs.
     assert load_tools(f"{other / 'unit_tools_by_path.py'}:ping")[0].invoke({}) == "beside"
+
+
+def test_a_secret_cut_between_two_pieces_of_a_stream_is_still_redacted(monkeypatch):
+    from memoria.errors import StreamRedactor
+
+    monkeypatch.setenv("SERVICE_API_KEY", "sk-live-abcdef123456")
+    for cut in range(1, 20):
+        text = "Tu clave es sk-live-abcdef123456, no la compartas."
+        redactor = StreamRedactor()
+        shown = "".join(redactor.feed(text[i : i + cut]) for i in range(0, len(text), cut))
+        assert shown + redactor.flush() == "Tu clave es ***, no la compartas.", cut
