@@ -108,15 +108,27 @@ def _check_schema(conn: Any, errors: type[Exception]) -> None:
         raise CatalogUnavailable("not this version's schema")  # the full path says why
 
 
+def sqlite_read_uri(path: str) -> str:
+    """The URI that opens a SQLite file for reading. SQLite reads a database in WAL mode through
+    its -shm file, which it makes beside it: where the folder cannot be written (read-only media,
+    a read-only mount) and there is no write-ahead log left (the database was closed cleanly),
+    `immutable=1` reads the file as it is instead."""
+    absolute = os.path.abspath(path)
+    uri = f"file:{quote(absolute)}?mode=ro"
+    folder_writable = os.access(os.path.dirname(absolute), os.W_OK)
+    if not folder_writable and not os.path.exists(absolute + "-wal"):
+        uri += "&immutable=1"
+    return uri
+
+
 def _sqlite(target: str, limit: int | None) -> list[ThreadInfo]:
     path = os.path.expanduser(target)
     if not os.path.exists(path):
         return []
     if os.stat(path).st_nlink > 1:
         raise CatalogUnavailable("several hard links")  # the full path explains the refusal
-    uri = f"file:{quote(os.path.abspath(path))}?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=30)
+        conn = sqlite3.connect(sqlite_read_uri(path), uri=True, timeout=30)
     except sqlite3.Error as exc:
         raise CatalogUnavailable(str(exc)) from exc
     try:

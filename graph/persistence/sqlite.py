@@ -28,7 +28,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
@@ -48,7 +47,7 @@ from memoria.persistence.base import (
     newer_database,
     v1_threads,
 )
-from memoria.persistence.catalog import SQLITE_LIST, ThreadInfo, infos
+from memoria.persistence.catalog import SQLITE_LIST, ThreadInfo, infos, sqlite_read_uri
 from memoria.persistence.location import Location
 from memoria.persistence.locks import FileThreadLocks
 from memoria.transcript import (
@@ -531,8 +530,12 @@ def _dump_messages(messages: Sequence[Any]) -> str:
 
 def _connect(target: str, *, read_only: bool) -> sqlite3.Connection:
     if read_only:
-        uri = f"file:{quote(os.path.abspath(target))}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS)
+        conn = sqlite3.connect(
+            sqlite_read_uri(target),
+            uri=True,
+            check_same_thread=False,
+            timeout=BUSY_TIMEOUT_SECONDS,
+        )
     else:
         conn = sqlite3.connect(
             target, check_same_thread=False, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import pickle
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from fakes import body
 
 # Imported at collection: importing it re-enables LangChain deprecation warnings.
@@ -275,3 +278,50 @@ def test_a_search_with_too_many_terms_says_which_it_searched(memoria, tmp_path):
         "memoria: the query has 101 distinct terms; searching for its first 64\n"
     )
     assert "turn 1" in found.stdout
+
+
+@contextlib.contextmanager
+def read_only_view(folder: Path):
+    """`folder` as read-only media: a read-only bind mount for root (who writes anywhere else),
+    the folder itself made read-only for anyone else."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield folder
+        finally:
+            folder.chmod(0o755)
+        return
+    view = folder.with_name(folder.name + "-ro")
+    view.mkdir()
+    subprocess.run(["mount", "--bind", str(folder), str(view)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(view)], check=True)
+        yield view
+    finally:
+        subprocess.run(["umount", str(view)], check=True)
+
+
+def test_a_database_on_read_only_media_can_be_read(memoria, tmp_path):
+    """Round three, item 13: a cleanly closed database in a read-only folder could not be read
+    ("unable to open database file": SQLite makes its -shm file beside it)."""
+    media = tmp_path / "media"
+    media.mkdir()
+    db = media / "m.sqlite"
+    assert memoria("ask", "Mi perro se llama Toby.", "--model", "echo", "--thread", "t",
+                   "--db", str(db)).returncode == 0  # fmt: skip
+    assert sorted(p.name for p in media.iterdir()) == ["m.sqlite"], "closed cleanly: no -wal"
+    with read_only_view(media) as view:
+        path = str(view / "m.sqlite")
+        with pytest.raises(OSError):
+            (view / "probe").write_text("x")
+        for args, expected in (
+            (("threads", "list"), "Mi perro se llama Toby."),
+            (("threads", "show", "t"), "user: Mi perro se llama Toby."),
+            (("threads", "search", "perro"), "turn 1"),
+            (("threads", "export", "t"), '"thread_id": "t"'),
+        ):
+            result = memoria(*args, "--db", path)
+            assert result.returncode == 0, (args, result.stderr)
+            assert expected in result.stdout, args
+        written = memoria("ask", "hola", "--model", "echo", "--thread", "t", "--db", path)
+        assert written.returncode == 1 and written.stderr.count("\n") == 1, written.stderr
