@@ -34,7 +34,7 @@ from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
 
 from memoria.context import Context
-from memoria.errors import StreamRedactor
+from memoria.errors import StreamRedactor, TurnSavedError, TurnUndoError, describe_error
 from memoria.events import ToolCall, ToolResult, TurnEvent, tool_events
 from memoria.fence import FENCE_KEY, Fence, TurnCancelled
 from memoria.graph import MemoryGraph, build_graph
@@ -172,6 +172,7 @@ class Turn:
         }
         self._held = agent._holding(thread_id)
         try:
+            agent._finish_undoing(thread_id)
             self._before = agent.checkpointer.get_tuple(agent.config(thread_id))
             worker = threading.Thread(
                 target=self._run, args=(text,), name=f"memoria-turn-{thread_id}", daemon=True
@@ -220,21 +221,46 @@ class Turn:
             if rest := redactor.flush():
                 self._events.put(("piece", rest))
         except BaseException as exc:
-            with self.fence.lock:
-                if not self.fence.cancelled and not self.fence.ended:
-                    self.fence.ended = True
-                    self._rollback()
-                    self._held.close()
-            self._events.put(("error", exc))
+            self._events.put(("error", self._undo(exc)))
             return
+        self._events.put(self._commit())
+
+    def _undo(self, error: BaseException) -> BaseException:
+        """Roll a failed turn back (unless it was cancelled, which rolled it back already);
+        the error its reader gets, which says so if undoing it failed too. Never raises: the
+        reader must hear of the turn's end whatever happens here."""
         with self.fence.lock:
-            if not self.fence.cancelled and not self.fence.ended:
-                self.fence.ended = True
-                try:
-                    self.agent.database.turn_committed(self.thread_id)
-                finally:
-                    self._held.close()
-        self._events.put(("done", None))
+            if self.fence.cancelled or self.fence.ended:
+                return error
+            self.fence.ended = True
+            try:
+                self._rollback()
+            except Exception as undo_error:
+                return TurnUndoError(
+                    f"{describe_error(error)}; undoing the turn failed too "
+                    f"({describe_error(undo_error)}): the thread's next turn finishes undoing it"
+                )
+            finally:
+                self._held.close()
+        return error
+
+    def _commit(self) -> tuple[str, Any]:
+        """The turn's end once it is saved: prune the thread to its newest checkpoint. If that
+        fails (a full disk), the turn is kept and the reader is told so. Never raises."""
+        with self.fence.lock:
+            if self.fence.cancelled or self.fence.ended:
+                return ("done", None)
+            self.fence.ended = True
+            try:
+                self.agent.database.turn_committed(self.thread_id)
+            except Exception as exc:
+                saved = TurnSavedError(
+                    f"the turn was saved, but tidying up after it failed: {describe_error(exc)}"
+                )
+                return ("error", saved)
+            finally:
+                self._held.close()
+        return ("done", None)
 
     def _record(self, event: ToolCall | ToolResult) -> None:
         if isinstance(event, ToolCall):
@@ -709,6 +735,19 @@ class Memoria:
             }
             self.graph.update_state(self.config(new), values, as_node="model")
         return new
+
+    def _finish_undoing(self, thread_id: str) -> None:
+        """Drop what a failed turn left when undoing it failed too (a full disk): a thread holds
+        one checkpoint between turns, so a newer one whose run did not finish (work still
+        pending) is such a remnant; it goes, with any turn it archived. One cheap query when
+        there is none. Call under the thread's lock."""
+        config = self.config(thread_id)
+        saved = list(self.checkpointer.list(config, limit=2))
+        if len(saved) < 2 or not self.graph.get_state(config).next:
+            return  # one checkpoint, or a finished turn whose tidying was cut short
+        kept = saved[1]
+        self.checkpointer.discard_after(config, kept.config["configurable"]["checkpoint_id"])
+        self.archive.discard(thread_id, kept.checkpoint["channel_values"].get("turns", 0))
 
     def _not_found(self, thread_id: str) -> ThreadNotFoundError:
         return ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")

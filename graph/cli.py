@@ -645,11 +645,15 @@ class ChatSession:
         except BrokenPipeError:
             raise
         except Exception as exc:
+            from memoria.errors import TurnSavedError, TurnUndoError
+
             click.echo()
-            click.echo(
-                f"memoria: {safe_line(describe_error(exc))} (the thread is as it was; try again)",
-                err=True,
+            as_it_was = (
+                ""
+                if isinstance(exc, TurnSavedError | TurnUndoError)
+                else (" (the thread is as it was; try again)")
             )
+            click.echo(f"memoria: {safe_line(describe_error(exc))}{as_it_was}", err=True)
             return
         finally:
             self.ctrl_c.done()

@@ -23,6 +23,14 @@ class ThreadBusyError(RuntimeError):
     """Another turn (in this process or another) holds the thread for longer than the lock wait."""
 
 
+class TurnSavedError(RuntimeError):
+    """The turn was saved, but what follows it (tidying the thread's checkpoints) failed."""
+
+
+class TurnUndoError(RuntimeError):
+    """A turn failed, and rolling it back failed too."""
+
+
 def busy_thread(thread_id: str) -> str:
     """What a thread lock says when the thread stays busy past the wait, on every backend."""
     return f"thread {thread_id!r} is busy with another turn; try again in a moment"
