@@ -34,7 +34,13 @@ from langchain_core.tools import BaseTool
 from langgraph.checkpoint.memory import InMemorySaver
 
 from memoria.context import Context
-from memoria.errors import StreamRedactor, TurnSavedError, TurnUndoError, describe_error
+from memoria.errors import (
+    StreamRedactor,
+    ThreadBusyError,
+    TurnSavedError,
+    TurnUndoError,
+    describe_error,
+)
 from memoria.events import ToolCall, ToolResult, TurnEvent, tool_events
 from memoria.fence import FENCE_KEY, Fence, TurnCancelled
 from memoria.graph import MemoryGraph, build_graph
@@ -454,6 +460,8 @@ class Memoria:
         self.archive = self.database.archive
         self.db_path = self.database.display
         self.graph = self._build(self.checkpointer)
+        if not read_only:
+            self.recover()
         if load_models:
             try:
                 self.load_models()
@@ -522,7 +530,10 @@ class Memoria:
     # Reading a thread
 
     def exists(self, thread_id: str) -> bool:
-        return self.checkpointer.get_tuple(self.config(thread_id)) is not None
+        """Whether the thread has a checkpoint, and is not being written by an import, fork or
+        rename (or left half-written by one that was killed)."""
+        found = self.checkpointer.get_tuple(self.config(thread_id)) is not None
+        return found and thread_id not in self.archive.pending()
 
     def state(self, thread_id: str) -> State:
         values = self.graph.get_state(self.config(thread_id)).values
@@ -655,15 +666,12 @@ class Memoria:
                 ArchivedTurn(i, t.messages, t.created_at, t.summary, t.folded)
                 for i, t in enumerate(export.turns)
             ]
-            self.archive.import_thread(record, turns, language)
-            try:
+            with self._all_or_nothing(thread_id, "import"):
+                self.archive.import_thread(record, turns, language)
                 values = {key: memory[key] for key in MEMORY_FIELDS if key in memory}
                 values.update(language=language, settings=settings)
                 values["messages"] = memory.get("messages", [])
                 self.graph.update_state(self.config(thread_id), values, as_node="model")
-            except BaseException:
-                self.archive.delete(thread_id)
-                raise
         return ImportResult(thread_id, len(turns), settings, [*export.notes, *notes])
 
     def import_legacy_pickle(self, data: bytes, thread_id: str) -> ImportResult:
@@ -692,9 +700,10 @@ class Memoria:
             if not self.exists(old):
                 raise self._not_found(old)
             self._refuse_existing(new)
-            self.checkpointer.copy_thread(old, new)
-            self.archive.rename(old, new)
-            self.checkpointer.delete_thread(old)
+            with self._all_or_nothing(new, "rename", source=old):
+                self.checkpointer.copy_thread(old, new)
+                self.archive.rename(old, new)  # the point of no return: see `_undo_pending`
+                self.checkpointer.delete_thread(old)
 
     def fork_thread(self, thread_id: str, *, at: int | None = None, new: str | None = None) -> str:
         """A new thread holding `thread_id` as it stood after turn `at` (1-based; default: now):
@@ -711,9 +720,10 @@ class Memoria:
             if not 1 <= at <= state.turns:
                 raise ValueError(f"--at must be a turn from 1 to {state.turns}, not {at}")
             if at == state.turns:
-                self.checkpointer.copy_thread(thread_id, new)
-                self.archive.copy(thread_id, new, turns=at)
-                self.checkpointer.prune([new])
+                with self._all_or_nothing(new, "fork"):
+                    self.checkpointer.copy_thread(thread_id, new)
+                    self.archive.copy(thread_id, new, turns=at)
+                    self.checkpointer.prune([new])
                 return new
             turns = self.archive.read(thread_id, stop=at)
             summary, folded = "", 0
@@ -723,7 +733,6 @@ class Memoria:
             context = self._context_of(state)
             # After a turn, `window` holds the k turns trim kept plus the turn just answered.
             kept = turns[folded:] if context.memory != "window" else turns[-(context.k + 1) :]
-            self.archive.copy(thread_id, new, turns=at)
             values = {
                 "summary": summary,
                 "turns": at,
@@ -733,8 +742,59 @@ class Memoria:
                 "settings": state.settings,
                 "messages": flatten([turn.messages for turn in kept]),
             }
-            self.graph.update_state(self.config(new), values, as_node="model")
+            with self._all_or_nothing(new, "fork"):
+                self.archive.copy(thread_id, new, turns=at)
+                self.graph.update_state(self.config(new), values, as_node="model")
         return new
+
+    @contextmanager
+    def _all_or_nothing(self, target: str, operation: str, source: str = "") -> Iterator[None]:
+        """An import, fork or rename writing `target` takes effect whole or not at all: a record
+        says it is under way (readers do not see `target` meanwhile) until it is done; if it
+        fails, it is undone here, and if the process dies, by the next writer to open the
+        database (`recover`)."""
+        self.archive.mark_pending(target, operation, source)
+        try:
+            yield
+        except BaseException:
+            with _signals_deferred():
+                self._undo_pending(target, operation, source)
+                self.archive.clear_pending(target)
+            raise
+        self.archive.clear_pending(target)
+
+    def _undo_pending(self, target: str, operation: str, source: str) -> None:
+        """Undo an operation that did not finish: `target` goes, with its checkpoints and its
+        transcript. A rename that had already moved the transcript (its point of no return) is
+        completed instead: the old name's checkpoints go."""
+        moved = (
+            operation == "rename"
+            and self.archive.thread(source) is None
+            and self.archive.thread(target) is not None
+        )
+        if moved:
+            self.checkpointer.delete_thread(source)
+            return
+        self.archive.delete(target)
+        self.checkpointer.delete_thread(target)
+
+    def recover(self) -> list[str]:
+        """Finish what an import, fork or rename killed halfway left (see `_all_or_nothing`);
+        operations that another process is running now are left to it. Returns the threads
+        recovered. Memoria runs it whenever it opens a database for writing."""
+        recovered = []
+        for target, record in self.archive.pending().items():
+            operation, source = record.get("operation", ""), record.get("source", "")
+            try:
+                with self._holding(target, *([source] if source else []), timeout=0):
+                    if target not in self.archive.pending():
+                        continue  # finished meanwhile
+                    self._undo_pending(target, operation, source)
+                    self.archive.clear_pending(target)
+            except ThreadBusyError:
+                continue  # under way right now
+            recovered.append(target)
+        return recovered
 
     def _finish_undoing(self, thread_id: str) -> None:
         """Drop what a failed turn left when undoing it failed too (a full disk): a thread holds
@@ -759,16 +819,17 @@ class Memoria:
                 f"thread {thread_id!r} already exists in {self.db_path}{advice}"
             )
 
-    def _holding(self, *thread_ids: str) -> ExitStack:
+    def _holding(self, *thread_ids: str, timeout: float | None = None) -> ExitStack:
         """The turn locks of `thread_ids` (validated ids), taken in a fixed order (no deadlock
-        between two)."""
+        between two), waiting up to `timeout` seconds (default: the lock timeout)."""
         locks = self.database.locks
         if locks is None:
             raise PermissionError("this database was opened read-only")
+        wait = self.lock_timeout if timeout is None else timeout
         stack = ExitStack()
         try:
             for thread_id in sorted(set(thread_ids)):
-                stack.enter_context(locks.hold(thread_id, self.lock_timeout))
+                stack.enter_context(locks.hold(thread_id, wait))
         except BaseException:
             stack.close()
             raise

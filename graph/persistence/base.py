@@ -30,6 +30,11 @@ from memoria.transcript import (
     title_of,
 )
 
+PENDING = "pending:"
+"""`memoria_meta` keys `pending:<thread id>` record a thread an import, fork or rename is
+writing: until the key goes, the thread is not shown, and a writer that opens the database after
+a crash undoes (or, for a rename past its point of no return, completes) the operation."""
+
 DEFAULT_LOCK_TIMEOUT = 10.0
 """Seconds a turn (or delete, import...) waits for a thread busy with another turn."""
 
@@ -267,6 +272,16 @@ class ThreadArchive(Transcript, Protocol):
         ...
 
     def rename(self, old: str, new: str) -> None: ...
+
+    def mark_pending(self, target: str, operation: str, source: str = "") -> None:
+        """Record that `operation` ("import", "fork", "rename" from `source`) writes `target`."""
+        ...
+
+    def clear_pending(self, target: str) -> None: ...
+
+    def pending(self) -> dict[str, dict[str, str]]:
+        """Threads being written by an import, fork or rename: {target: {operation, source}}."""
+        ...
 
     def size(self, thread_id: str) -> int:
         """Bytes the thread's transcript takes (rows, not index)."""

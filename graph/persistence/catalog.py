@@ -32,6 +32,7 @@ SELECT t.thread_id, t.title, t.turns, t.created_at, t.updated_at,
           FROM checkpoints WHERE thread_id = t.thread_id)
   FROM memoria_threads AS t
  WHERE EXISTS (SELECT 1 FROM checkpoints AS c WHERE c.thread_id = t.thread_id)
+   AND NOT EXISTS (SELECT 1 FROM memoria_meta AS m WHERE m.key = 'pending:' || t.thread_id)
    AND (? IS NULL OR t.thread_id = ?)
  ORDER BY t.updated_at DESC, t.thread_id
  LIMIT ?
@@ -48,6 +49,7 @@ SELECT t.thread_id, t.title, t.turns, t.created_at, t.updated_at,
           FROM checkpoint_blobs WHERE thread_id = t.thread_id)
   FROM memoria_threads AS t
  WHERE EXISTS (SELECT 1 FROM checkpoints AS c WHERE c.thread_id = t.thread_id)
+   AND NOT EXISTS (SELECT 1 FROM memoria_meta AS m WHERE m.key = 'pending:' || t.thread_id)
    AND (%s::text IS NULL OR t.thread_id = %s)
  ORDER BY t.updated_at DESC, t.thread_id
  LIMIT %s

@@ -27,6 +27,7 @@ from memoria.analysis import ANALYZER_VERSION, search_terms
 from memoria.errors import busy_thread, first_line
 from memoria.fence import wait_for
 from memoria.persistence.base import (
+    PENDING,
     SCHEMA_VERSION,
     AsyncOnThreads,
     Database,
@@ -294,6 +295,25 @@ class PostgresArchive:
             conn.execute(
                 "UPDATE memoria_threads SET thread_id = %s WHERE thread_id = %s", (new, old)
             )
+
+    def mark_pending(self, target: str, operation: str, source: str = "") -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO memoria_meta (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (PENDING + target, json.dumps({"operation": operation, "source": source})),
+            )
+
+    def clear_pending(self, target: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM memoria_meta WHERE key = %s", (PENDING + target,))
+
+    def pending(self) -> dict[str, dict[str, str]]:
+        rows = self._rows(
+            "SELECT key, value FROM memoria_meta WHERE left(key, %s) = %s",
+            (len(PENDING), PENDING),
+        )
+        return {row["key"][len(PENDING) :]: json.loads(row["value"]) for row in rows}
 
     def read(self, thread_id: str, *, stop: int | None = None) -> list[ArchivedTurn]:
         rows = self._rows(

@@ -36,6 +36,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from memoria.analysis import ANALYZER_VERSION, search_terms
 from memoria.errors import first_line
 from memoria.persistence.base import (
+    PENDING,
     SCHEMA_VERSION,
     AsyncOnThreads,
     Database,
@@ -346,6 +347,24 @@ class SqliteArchive:
                 _insert_turn(cur, new, turn, language)
             if record is not None:
                 _upsert_record(cur, ThreadRecord(new, *_record_fields(record)), language)
+
+    def mark_pending(self, target: str, operation: str, source: str = "") -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO memoria_meta (key, value) VALUES (?, ?)",
+                (PENDING + target, json.dumps({"operation": operation, "source": source})),
+            )
+
+    def clear_pending(self, target: str) -> None:
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM memoria_meta WHERE key = ?", (PENDING + target,))
+
+    def pending(self) -> dict[str, dict[str, str]]:
+        rows = self._read(
+            "SELECT key, value FROM memoria_meta WHERE substr(key, 1, ?) = ?",
+            (len(PENDING), PENDING),
+        )
+        return {key[len(PENDING) :]: json.loads(value) for key, value in rows}
 
     # Reading
 

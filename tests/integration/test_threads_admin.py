@@ -132,3 +132,47 @@ def test_moving_threads_between_databases_keeps_their_times_and_order(db, tmp_pa
         info = agent.thread_info(older)
         assert (info.created_at, info.updated_at) == (exports[1].created_at, exports[1].updated_at)
         assert agent.turns(older)[0].created_at == exports[1].turns[0].created_at
+
+
+def test_a_writer_finishes_what_a_killed_import_or_rename_left(db):
+    """What a kill -9 leaves halfway (round three, item 4), made by hand, on both backends:
+    readers do not see the half-written threads, and the next writer undoes the import and
+    completes the rename that had moved its transcript."""
+    from memoria.persistence import ThreadRecord
+
+    source, renamed, imported = new_id(), new_id(), new_id()
+    with Memoria(db=db, context=Context(model="echo")) as agent:
+        for text in ("uno", "dos", "tres"):
+            agent.send(source, text)
+        turns = agent.turns(source)
+        # An import killed after its transcript, before its checkpoint.
+        agent.archive.mark_pending(imported, "import")
+        record = ThreadRecord(imported, turns[0].created_at, turns[-1].created_at, "uno")
+        agent.archive.import_thread(record, turns, "es")
+        # A rename killed past its point of no return: checkpoints copied, transcript moved.
+        agent.archive.mark_pending(renamed, "rename", source)
+        agent.checkpointer.copy_thread(source, renamed)
+        agent.archive.rename(source, renamed)
+    with Memoria(db=db, context=Context(model="echo"), read_only=True) as reader:
+        listed = {info.thread_id for info in reader.threads(limit=None)}
+        assert not {source, renamed, imported} & listed
+        assert not reader.exists(renamed) and not reader.exists(imported)
+    with Memoria(db=db, context=Context(model="echo")) as writer:  # recovers as it opens
+        assert writer.archive.pending() == {}
+        assert [m.content for m in writer.transcript(renamed)][::2] == ["uno", "dos", "tres"]
+        assert writer.state(renamed).turns == 3 and writer.thread_info(renamed).turns == 3
+        assert not writer.exists(source) and writer.archive.thread(source) is None
+        assert not writer.exists(imported) and writer.archive.read(imported) == []
+        assert writer.send(renamed, "cuatro").content == "cuatro"
+
+
+def test_an_operation_under_way_elsewhere_is_left_to_it(db):
+    """Recovery takes the thread's lock without waiting: an import another process is writing
+    right now is not undone under it."""
+    target = new_id()
+    with Memoria(db=db, context=Context(model="echo")) as first:
+        first.archive.mark_pending(target, "import")
+        with first._holding(target), Memoria(db=db, context=Context(model="echo")) as second:
+            assert second.recover() == []
+            assert target in second.archive.pending()
+        assert first.recover() == [target]
