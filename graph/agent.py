@@ -802,7 +802,10 @@ class Memoria:
         pending) is such a remnant; it goes, with any turn it archived. One cheap query when
         there is none. Call under the thread's lock."""
         config = self.config(thread_id)
-        saved = list(self.checkpointer.list(config, limit=2))
+        # The graph's own checkpoints only: a sub-agent a tool runs with `checkpointer=True`
+        # keeps its own under another namespace, newer than the turn's start.
+        root: RunnableConfig = {"configurable": {**config["configurable"], "checkpoint_ns": ""}}
+        saved = list(self.checkpointer.list(root, limit=2))
         if len(saved) < 2 or not self.graph.get_state(config).next:
             return  # one checkpoint, or a finished turn whose tidying was cut short
         kept = saved[1]

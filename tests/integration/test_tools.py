@@ -10,13 +10,14 @@ import threading
 import time
 
 import pytest
-from fakes import ScriptedToolModel, store_transcript
+from fakes import ScriptedToolModel, default_script, store_transcript
 from groq_stub import GROQ_TEST_KEY
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 
 from memoria import Context
 from memoria.agent import Memoria
+from memoria.errors import TurnUndoError
 from memoria.events import ToolCall, ToolResult
 from memoria.memory_tool import MEMORY_TOOL_NAME
 from memoria.prompts import RECALL_HEADER
@@ -436,3 +437,54 @@ def test_a_tool_that_waits_for_human_input_is_refused_and_the_thread_kept(tmp_pa
             agent.send("t", call("ask_human", question="¿seguro?"))
         assert snapshot(agent, "t") == before
         assert agent.send("t", "seguimos").content == "seguimos"
+
+
+def test_a_failed_undo_beside_a_stateful_sub_agent_is_finished_by_the_next_turn(tmp_path):
+    """A tool that runs a sub-agent compiled with `checkpointer=True` leaves checkpoints under
+    its own namespace, newer than the turn's start: finishing a failed undo must not take one
+    of them for the checkpoint the turn started from (its state has no `turns`: the whole
+    transcript would go with it)."""
+    from langgraph.graph import END, START, MessagesState, StateGraph
+
+    def answer(state: MessagesState) -> dict:
+        return {"messages": [AIMessage("el subagente responde")]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("answer", answer)
+    builder.add_edge(START, "answer")
+    builder.add_edge("answer", END)
+    sub_agent = builder.compile(checkpointer=True)
+
+    @tool
+    def consult(question: str) -> str:
+        """Ask the sub-agent."""
+        return sub_agent.invoke({"messages": [HumanMessage(question)]})["messages"][-1].content
+
+    model = ScriptedToolModel()
+    with Memoria(db=tmp_path / "m.sqlite", model=model, tools=[consult], context=QUIET) as agent:
+        agent.send("t", "hola")
+        agent.send("t", call("consult", question="¿algo?"))
+        before = snapshot(agent, "t")
+
+        def fails_after_the_tool(messages, offered):
+            if isinstance(messages[-1], ToolMessage):
+                raise ConnectionError("provider down")
+            return default_script(messages, offered)
+
+        model.script = fails_after_the_tool
+        discard_after = agent.checkpointer.discard_after
+
+        def disk_full(*args: object) -> None:
+            raise OSError("database or disk is full")
+
+        agent.checkpointer.discard_after = disk_full  # type: ignore[method-assign]
+        with pytest.raises(TurnUndoError, match="next turn finishes undoing it"):
+            agent.send("t", call("consult", question="¿otra?"))
+        agent.checkpointer.discard_after = discard_after  # type: ignore[method-assign]
+        model.script = None
+        assert agent.send("t", "seguimos").content == "seguimos"
+        assert agent.state("t").turns == 3
+        transcript = [m.model_dump() for m in agent.transcript("t")]
+        kept = len(before[2])
+        assert transcript[:kept] == before[2]
+        assert [m["content"] for m in transcript[kept:]] == ["seguimos", "seguimos"]
