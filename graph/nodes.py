@@ -432,12 +432,23 @@ def call_model(
 
 def without_secrets(reply: AIMessage) -> AIMessage:
     """The reply with every known secret redacted from its text and its tool calls' arguments:
-    what a provider echoes back ("your key is ...") is stored and shown like anything else."""
+    what a provider echoes back ("your key is ...") is stored and shown like anything else. A
+    call whose arguments did not parse keeps them as raw text, redacted the same way."""
     content = redact_value(reply.content)
     calls = [{**call, "args": redact_value(call["args"])} for call in reply.tool_calls]
-    if content == reply.content and calls == reply.tool_calls:
+    unread = [
+        {**call, **{key: redact_value(call[key]) for key in ("args", "error") if key in call}}
+        for call in reply.invalid_tool_calls
+    ]
+    if (
+        content == reply.content
+        and calls == reply.tool_calls
+        and unread == reply.invalid_tool_calls
+    ):
         return reply
-    return reply.model_copy(update={"content": content, "tool_calls": calls})
+    return reply.model_copy(
+        update={"content": content, "tool_calls": calls, "invalid_tool_calls": unread}
+    )
 
 
 def _added_usage(before: dict[str, Any] | None, usage: Any) -> dict[str, Any]:

@@ -262,3 +262,29 @@ def test_a_secret_cut_between_two_pieces_of_a_stream_is_still_redacted(monkeypat
         redactor = StreamRedactor()
         shown = "".join(redactor.feed(text[i : i + cut]) for i in range(0, len(text), cut))
         assert shown + redactor.flush() == "Tu clave es ***, no la compartas.", cut
+
+
+def test_a_secret_in_a_reply_or_its_calls_is_redacted_even_when_they_do_not_parse(monkeypatch):
+    from memoria.nodes import unreadable_calls, without_secrets
+
+    monkeypatch.setenv("SERVICE_API_KEY", "sk-live-abcdef123456")
+    reply = AIMessage(
+        "Tu clave es sk-live-abcdef123456",
+        tool_calls=[{"name": "login", "args": {"key": "sk-live-abcdef123456"}, "id": "a"}],
+        invalid_tool_calls=[
+            {
+                "name": "login",
+                "args": '{"key": "sk-live-abcdef123456"',
+                "id": "b",
+                "error": 'Expecting \',\' delimiter in {"key": "sk-live-abcdef123456"',
+                "type": "invalid_tool_call",
+            }
+        ],
+    )
+    clean = without_secrets(reply)
+    assert "sk-live" not in clean.model_dump_json()
+    assert "sk-live" not in unreadable_calls(clean)[0].content
+    assert clean.tool_calls[0]["args"] == {"key": "***"}
+    assert clean.invalid_tool_calls[0]["args"] == '{"key": "***"'
+    plain = AIMessage("nada", invalid_tool_calls=reply.invalid_tool_calls[:0])
+    assert without_secrets(plain) is plain
