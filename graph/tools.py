@@ -10,7 +10,7 @@ as its result (one redacted line) and the turn goes on; a model that keeps calli
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -91,10 +91,6 @@ def check_tool_rounds(calls: int, limit: int) -> None:
             f"the model was still calling tools after {calls} model calls in one turn "
             f"(max_tool_rounds is {limit}); the turn was stopped"
         )
-
-
-def tool_names(tools: Sequence[BaseTool]) -> str:
-    return ", ".join(t.name for t in tools) or "none"
 
 
 def load_tools(reference: str) -> list[BaseTool]:
