@@ -31,6 +31,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.checkpoint.memory import InMemorySaver
 
 from memoria.context import Context
@@ -178,8 +179,7 @@ class Turn:
         }
         self._held = agent._holding(thread_id)
         try:
-            agent._finish_undoing(thread_id)
-            self._before = agent.checkpointer.get_tuple(agent.config(thread_id))
+            self._before = agent._finish_undoing(thread_id)
             worker = threading.Thread(
                 target=self._run, args=(text,), name=f"memoria-turn-{thread_id}", daemon=True
             )
@@ -796,21 +796,23 @@ class Memoria:
             recovered.append(target)
         return recovered
 
-    def _finish_undoing(self, thread_id: str) -> None:
+    def _finish_undoing(self, thread_id: str) -> CheckpointTuple | None:
         """Drop what a failed turn left when undoing it failed too (a full disk): a thread holds
         one checkpoint between turns, so a newer one whose run did not finish (work still
         pending) is such a remnant; it goes, with any turn it archived. One cheap query when
-        there is none. Call under the thread's lock."""
+        there is none. Returns the checkpoint the thread's next turn starts from (None for a
+        new thread). Call under the thread's lock."""
         config = self.config(thread_id)
         # The graph's own checkpoints only: a sub-agent a tool runs with `checkpointer=True`
         # keeps its own under another namespace, newer than the turn's start.
         root: RunnableConfig = {"configurable": {**config["configurable"], "checkpoint_ns": ""}}
         saved = list(self.checkpointer.list(root, limit=2))
         if len(saved) < 2 or not self.graph.get_state(config).next:
-            return  # one checkpoint, or a finished turn whose tidying was cut short
+            return saved[0] if saved else None  # or a finished turn whose tidying was cut short
         kept = saved[1]
         self.checkpointer.discard_after(config, kept.config["configurable"]["checkpoint_id"])
         self.archive.discard(thread_id, kept.checkpoint["channel_values"].get("turns", 0))
+        return kept
 
     def _not_found(self, thread_id: str) -> ThreadNotFoundError:
         return ThreadNotFoundError(f"no thread {thread_id!r} in {self.db_path}")
