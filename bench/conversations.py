@@ -78,8 +78,17 @@ class Conversation:
     id: str
     language: str
     turns: list[str]
-    """The user messages, in order; the assistant's replies are whatever the model says."""
+    """The user messages, in order."""
     questions: list[Question] = field(default_factory=list)
+    replies: list[str] | None = None
+    """The other speaker's messages, one per user message (`bench.chats`); None: whatever the
+    model says."""
+    set: str = "assistant"
+    """Which generated set it comes from: `assistant` (here) or `chat` (`bench.chats`)."""
+
+    def exchange(self, at: int) -> str:
+        """The text of turn `at`: the user message and, where scripted, the reply."""
+        return self.turns[at] if self.replies is None else f"{self.turns[at]}\n{self.replies[at]}"
 
 
 def _words(text: str, separator: str = "|") -> tuple[str, ...]:
@@ -2190,37 +2199,46 @@ def validate(conversations: Sequence[Conversation]) -> None:
             problems.append(f"{where}: empty or overlong messages at {too_long[:5]}")
         if not c.questions:
             problems.append(f"{where}: no questions")
-        if len({q.at for q in c.questions}) != len(c.questions):
-            problems.append(f"{where}: two questions on one turn")
-        for q in c.questions:
-            tag = f"{where} turn {q.at}"
-            if q.kind not in KINDS:
-                problems.append(f"{tag}: unknown kind {q.kind!r}")
-            if not (QUESTION_START * n <= q.at < n):
-                problems.append(f"{tag}: question outside the last {1 - QUESTION_START:.0%}")
-                continue
-            if c.turns[q.at] != q.text:
-                problems.append(f"{tag}: text differs from the turn")
-            if not q.evidence or len(q.evidence) != len(q.facts):
-                problems.append(f"{tag}: evidence and facts do not pair up")
-                continue
-            if q.kind == "multi" and len(set(q.evidence)) < 2:
-                problems.append(f"{tag}: a multi question needs two evidence turns")
-            for turn, fact in zip(q.evidence, q.facts, strict=True):
-                if not 0 <= turn < q.at:
-                    problems.append(f"{tag}: evidence turn {turn} does not precede the question")
-                    continue
-                if not fact or fact not in c.turns[turn]:
-                    problems.append(f"{tag}: fact {fact!r} not in evidence turn {turn}")
-                if fact in q.text or c.turns[turn] in q.text:
-                    problems.append(f"{tag}: the question contains its planted sentence")
-                elsewhere = [i for i in range(q.at) if i != turn and fact in c.turns[i]]
-                if elsewhere:
-                    problems.append(f"{tag}: fact {fact!r} also occurs in turns {elsewhere[:5]}")
+        problems += question_problems(c, KINDS, QUESTION_START)
     if problems:
         raise ValueError(
             f"{len(problems)} problems in the conversation set:\n" + "\n".join(problems[:50])
         )
+
+
+def question_problems(c: Conversation, kinds: Sequence[str], start: float) -> list[str]:
+    """What is wrong with a conversation's questions: each must be a turn of the last part, with
+    facts that occur in its evidence turns, in no other earlier turn and not in the question."""
+    problems: list[str] = []
+    n = len(c.turns)
+    if len({q.at for q in c.questions}) != len(c.questions):
+        problems.append(f"{c.id}: two questions on one turn")
+    for q in c.questions:
+        tag = f"{c.id} turn {q.at}"
+        if q.kind not in kinds:
+            problems.append(f"{tag}: unknown kind {q.kind!r}")
+        if not (start * n <= q.at < n):
+            problems.append(f"{tag}: question outside the last {1 - start:.0%}")
+            continue
+        if c.turns[q.at] != q.text:
+            problems.append(f"{tag}: text differs from the turn")
+        if not q.evidence or len(q.evidence) != len(q.facts):
+            problems.append(f"{tag}: evidence and facts do not pair up")
+            continue
+        if q.kind == "multi" and len(set(q.evidence)) < 2:
+            problems.append(f"{tag}: a multi question needs two evidence turns")
+        for turn, fact in zip(q.evidence, q.facts, strict=True):
+            if not 0 <= turn < q.at:
+                problems.append(f"{tag}: evidence turn {turn} does not precede the question")
+                continue
+            if not fact or fact not in c.exchange(turn):
+                problems.append(f"{tag}: fact {fact!r} not in evidence turn {turn}")
+            if fact in q.text or c.exchange(turn) in q.text:
+                problems.append(f"{tag}: the question contains its planted sentence")
+            elsewhere = [i for i in range(q.at) if i != turn and fact in c.exchange(i)]
+            if elsewhere:
+                problems.append(f"{tag}: fact {fact!r} also occurs in turns {elsewhere[:5]}")
+    return problems
 
 
 def describe(conversations: Sequence[Conversation]) -> dict:

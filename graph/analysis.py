@@ -66,6 +66,7 @@ __all__ = [
     "excerpt",
     "fold",
     "highlight",
+    "sentence_spans",
     "snippet",
     "stop_words",
 ]
@@ -460,6 +461,33 @@ _CHUNK = re.compile(
 )
 # Sentence ends: after . ! ? … (and closing quotes/brackets) followed by whitespace, or a line break.
 _SENTENCE_BREAK = re.compile("(?<=[.!?…])[\"'”’»)\\]]*[ \\t]+|[ \\t]*\\n\\s*")
+# Titles that end in a period without ending the sentence ("a vet called Dr. Patel").
+_ABBREVIATIONS = frozenset(
+    [
+        "dr",
+        "dra",
+        "dres",
+        "mr",
+        "mrs",
+        "ms",
+        "mx",
+        "sr",
+        "sra",
+        "srta",
+        "sres",
+        "st",
+        "sta",
+        "sto",
+        "prof",
+        "profa",
+        "lic",
+        "ing",
+        "fr",
+        "jr",
+        "vs",
+    ]
+)
+_WORD_BEFORE_PERIOD = re.compile(r"(\w+)\.$")
 _SPACE = re.compile(r"\s")
 _SPACES = re.compile(r"\s+")
 _ELLIPSIS = "…"
@@ -575,10 +603,14 @@ def snippet(
     return highlight(_cut(text, left, right), wanted, language, **marks)
 
 
-def _sentences(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence or line of ``text``."""
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence or line of ``text``. A title's period ("Dr.", "Sra.") does not
+    end a sentence."""
     spans, position = [], 0
     for match in _SENTENCE_BREAK.finditer(text):
+        before = _WORD_BEFORE_PERIOD.search(text, max(position, match.start() - 6), match.start())
+        if before and before.group(1).casefold() in _ABBREVIATIONS and "\n" not in match.group():
+            continue
         if text[position : match.start()].strip():
             spans.append((position, match.start()))
         position = match.end()
@@ -601,7 +633,7 @@ def excerpt(text: str, terms: Iterable[str], language: str, max_chars: int) -> s
     if len(text) <= max_chars:
         return text
     spans = _matches(text, _term_set(terms), language)
-    sentences = _sentences(text)
+    sentences = sentence_spans(text)
     if not spans:
         start, stop = _window(text, 0, 0, max_chars - 1, 0, len(text))
         return _cut(text, start, stop)[:max_chars]

@@ -23,6 +23,7 @@ from memoria.presets import (
     MEMORY_TOOL_MODES,
     PRESETS,
     RECALL_SHARE_BY_PRESET,
+    RECALL_TURNS,
     Language,
     MemoryToolMode,
     Preset,
@@ -101,7 +102,7 @@ class Context:
         },
     )
     recall_turns: int = field(
-        default=16,
+        default=RECALL_TURNS,
         metadata={"description": "Most earlier turns recalled into one prompt."},
     )
     language: Language = field(

@@ -76,8 +76,9 @@ from memoria.nodes import (
     removals,
     thread_language,
 )
+from memoria.presets import RECALL_TURNS
 from memoria.prompts import Fitted, fit_prompt, system_message
-from memoria.recall import find_excerpts
+from memoria.recall import budget_after_fold, find_excerpts
 from memoria.summaries import ExtractiveSummariser, ModelSummariser, Summariser
 from memoria.tokens import TokenCounter
 from memoria.transcript import ArchivedTurn, StoreTranscript, Transcript, turn_text
@@ -265,7 +266,12 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         gone = flatten(completed[:leaving])
         gone_ids = {m.id for m in gone}
         view: list[BaseMessage] = [m for m in messages if m.id not in gone_ids]
-        memory["recalled"] = self._recall(memory, view, store, thread, counter)
+        budget = self.context.recall_budget
+        if plan.fold:
+            system = with_memory(request.system_message, memory.get("summary", ""), [])
+            rest = [*([system] if system is not None else []), *view]
+            budget = budget_after_fold(budget, self.policy.low, counter.prompt(rest))
+        memory["recalled"] = self._recall(memory, view, store, thread, counter, budget)
         memory["ready"] = True
         return TurnStart(memory, gone, gone_ids)
 
@@ -323,8 +329,9 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         store: BaseStore | None,
         thread: str,
         counter: TokenCounter,
+        budget: int,
     ) -> list[dict[str, Any]]:
-        budget, first_in_view = self.context.recall_budget, memory.get("folded", 0)
+        first_in_view = memory.get("folded", 0)
         if not budget or first_in_view <= 0:
             return []
         completed, current = split_current(group_turns(view))
@@ -386,7 +393,7 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
             language=memory.get("language") or transcript.thread_language(thread) or "en",
             before=memory.get("folded", 0),
             budget_tokens=self.context.memory_tool_budget,
-            max_turns=self.context.recall_turns or 16,
+            max_turns=self.context.recall_turns or RECALL_TURNS,
             count=TokenCounter(None).text,
             shown={item["turn"] for item in memory.get("recalled") or []},
         )

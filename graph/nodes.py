@@ -45,9 +45,9 @@ from memoria.memory import (
 )
 from memoria.memory_tool import SearchScope, memory_tool
 from memoria.models import EchoChatModel, LocalChatModel, check_reply_complete, load_chat_model
-from memoria.presets import SUMMARISING_PRESETS
+from memoria.presets import RECALL_TURNS, SUMMARISING_PRESETS
 from memoria.prompts import SUMMARY_HEADER, fit_prompt, system_message
-from memoria.recall import find_excerpts
+from memoria.recall import budget_after_fold, find_excerpts
 from memoria.state import State
 from memoria.summaries import (
     ExtractiveSummariser,
@@ -310,7 +310,7 @@ def recall(
     Reads `messages` (the new message, and the turns still in view), `turns` and `language`.
     Searches the thread's transcript, below the first turn still in view, with the new message and
     the previous turn as the query (the database's own full-text ranking), and writes `recalled`:
-    the best matches that fit the recall budget, whole or cut to their matching sentences, in
+    the sentences of the best matches that fit the recall budget, one excerpt per turn, in
     conversation order, with their turn number, time and score; and `report["recall"]`.
     Never recalls a turn that is still in view.
     """
@@ -326,6 +326,10 @@ def recall(
         }
     language = state.language or transcript.thread_language(thread_id) or "en"
     previous = [m for m in (completed[-1] if completed else []) if m.type == "human"]
+    counter = TokenCounter(parts.chat_model(context), state.token_scale)
+    if state.report.get("folded_turns"):
+        rest = [system_message(context.system_prompt, state.summary), *state.messages]
+        budget = budget_after_fold(budget, context.policy().low, counter.prompt(rest))
     found = find_excerpts(
         transcript,
         thread_id,
@@ -335,7 +339,7 @@ def recall(
         before=first_in_view,
         budget_tokens=budget,
         max_turns=context.recall_turns,
-        count=TokenCounter(parts.chat_model(context), state.token_scale).text,
+        count=counter.text,
     )
     chosen = found.excerpts
     return {
@@ -505,7 +509,7 @@ def graph_memory_tool(parts: Parts) -> BaseTool:
             language=state.language or transcript.thread_language(thread_id) or "en",
             before=state.turns - len(completed),
             budget_tokens=context.memory_tool_budget,
-            max_turns=context.recall_turns or 16,
+            max_turns=context.recall_turns or RECALL_TURNS,
             count=TokenCounter(parts.chat_model(context), state.token_scale).text,
             shown={item["turn"] for item in state.recalled},
         )

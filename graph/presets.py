@@ -23,6 +23,7 @@ RECALL_SHARE_BY_PRESET: dict[str, float] = {
     "hybrid": 0.4,
 }
 """Default recall budget: this share of the prompt's token limit (800 of the default 2,000).
-Measured (`python -m bench.recall`): 40% and 16 turns put the evidence in view for 67.0% of the
-questions; 50% and 20 turns for 70.1% at the same mean prompt, but by folding earlier, so fewer
-recent turns stay verbatim (which the benchmark does not measure)."""
+Measured (`python -m bench.recall`, both generated sets): see the README's recall section."""
+RECALL_TURNS = 64
+"""Default most turns one prompt recalls from. Recall takes sentences, so one turn costs little:
+16 turns left half the budget unused on two-person chats (`python -m bench.recall_tune`)."""

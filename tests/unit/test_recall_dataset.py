@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 from collections import Counter
 from pathlib import Path
@@ -64,3 +65,64 @@ def test_generation_is_deterministic_and_seeded():
     other = make_conversations(count=2, turns=120, seed=1)
     assert [c.turns for c in other] != [c.turns for c in first]
     validate(first)
+
+
+# The two-person chats (bench.chats).
+
+from bench.chats import CHAT_KINDS, QUESTIONS, bank, make_chats, validate_chats  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def chats():
+    return make_chats(count=16, exchanges=320)
+
+
+def test_the_chat_set_passes_its_own_validation_in_both_languages(chats):
+    validate_chats(chats)
+    assert Counter(c.language for c in chats) == {language: 8 for language in LANGUAGES}
+    for c in chats:
+        assert Counter(q.kind for q in c.questions) == QUESTIONS
+        assert set(QUESTIONS) == set(CHAT_KINDS)
+
+
+def test_both_speakers_state_facts_and_a_fact_is_one_sentence_among_small_talk(chats):
+    in_message = in_reply = 0
+    for c in chats:
+        for q in c.questions:
+            for turn, fact in zip(q.evidence, q.facts, strict=True):
+                in_message += fact in c.turns[turn]
+                in_reply += fact in c.replies[turn]
+                assert len(c.exchange(turn)) > 2 * len(fact)  # there is talk around it
+    assert in_message > 50 and in_reply > 50
+
+
+def test_the_same_people_keep_coming_up_so_their_names_are_common_words(chats):
+    for c in chats:
+        words = [
+            set(c.exchange(at).replace(".", " ").replace(",", " ").split()) for at in range(320)
+        ]
+        # The most frequent capitalised word other than sentence starts: a partner, child or pet.
+        names = Counter(w for held in words for w in held if w.istitle() and len(w) > 3)
+        assert names.most_common(1)[0][1] > 0.05 * len(words)
+
+
+def test_temporal_facts_carry_a_date_relative_to_the_session(chats):
+    for c in chats:
+        dates = [d.casefold() for d in bank(c.language)["relative_dates"]]
+        for q in (q for q in c.questions if q.kind == "temporal"):
+            assert any(d in q.facts[0].casefold() for d in dates), q.facts[0]
+            assert q.answer.casefold() in q.facts[0].casefold()
+
+
+def test_multi_questions_need_turns_far_apart(chats):
+    for c in chats:
+        for q in (q for q in c.questions if q.kind == "multi"):
+            assert 2 <= len(q.evidence) <= 3
+            assert min(b - a for a, b in itertools.pairwise(q.evidence)) >= 12
+
+
+def test_chats_are_deterministic_and_seeded():
+    first, again = make_chats(count=2, exchanges=120), make_chats(count=2, exchanges=120)
+    assert [c.turns + c.replies for c in first] == [c.turns + c.replies for c in again]
+    other = make_chats(count=2, exchanges=120, seed=1)
+    assert [c.turns for c in other] != [c.turns for c in first]
