@@ -307,7 +307,8 @@ def recall(
 ) -> dict[str, Any]:
     """Bring back the earlier turns that bear on the new message, including any just folded.
 
-    Reads `messages` (the new message, and the turns still in view), `turns` and `language`.
+    Reads `messages` (the new message, and the turns still in view), `turns` and `language`, and
+    on a turn that folded (`report`) the new `summary`, which the recall budget gives way to.
     Searches the thread's transcript, below the first turn still in view, with the new message and
     the previous turn as the query (the database's own full-text ranking), and writes `recalled`:
     the sentences of the best matches that fit the recall budget, one excerpt per turn, in
