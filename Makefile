@@ -62,7 +62,9 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
-# Recall: evidence in view and prompt size per preset on the generated conversations (~15 min).
+# Recall: evidence in view and prompt size per preset on both generated sets (assistant and
+# two-person chats), against a plain FTS5 search in recall's place (~12 min). Variants of the recall
+# step: python -m bench.recall_tune.
 bench-recall: $(STAMP)
 	$(BIN)/python -m bench.recall $(ARGS)
 
