@@ -42,7 +42,7 @@ from bench.recall import (
 )
 from memoria import recall
 from memoria.agent import Memoria
-from memoria.analysis import analyzer, excerpt, sentence_spans
+from memoria.analysis import analyzer, excerpt, join_sentences, sentence_spans
 from memoria.context import Context
 from memoria.prompts import RECALL_HEADER, render_excerpt, render_turn_inline
 from memoria.recall import query_terms
@@ -214,19 +214,7 @@ def passages(
 
 
 def render_passages(hit: SearchHit, text: str, sentences: set[int]) -> str:
-    spans = sentence_spans(text)
-    parts, previous = [], None
-    for i in sorted(sentences):
-        a, b = spans[i]
-        if previous is not None and i != previous + 1:
-            parts.append("…")
-        parts.append(text[a:b])
-        previous = i
-    body = " ".join(parts)
-    if min(sentences) > 0:
-        body = "… " + body
-    if max(sentences) < len(spans) - 1:
-        body += " …"
+    body = join_sentences(text, sentence_spans(text), sentences)
     return render_excerpt({"turn": hit.turn, "created_at": hit.created_at, "text": body})
 
 

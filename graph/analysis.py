@@ -50,7 +50,7 @@ import hashlib
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from importlib import resources
 
 import Stemmer
@@ -59,6 +59,7 @@ from memoria.presets import ANALYSIS_RULES
 
 __all__ = [
     "ANALYZER_VERSION",
+    "ELLIPSIS",
     "LANGUAGES",
     "Analyzer",
     "analyzer",
@@ -66,6 +67,7 @@ __all__ = [
     "excerpt",
     "fold",
     "highlight",
+    "join_sentences",
     "sentence_spans",
     "snippet",
     "stop_words",
@@ -490,7 +492,7 @@ _ABBREVIATIONS = frozenset(
 _WORD_BEFORE_PERIOD = re.compile(r"(\w+)\.$")
 _SPACE = re.compile(r"\s")
 _SPACES = re.compile(r"\s+")
-_ELLIPSIS = "…"
+ELLIPSIS = "…"
 
 _Span = tuple[int, int, frozenset[str]]
 
@@ -570,9 +572,9 @@ def _cut(text: str, start: int, stop: int) -> str:
     """``text[start:stop]`` with whitespace collapsed and "…" where text was left out."""
     piece = _SPACES.sub(" ", text[start:stop]).strip()
     if text[:start].strip():
-        piece = _ELLIPSIS + piece
+        piece = ELLIPSIS + piece
     if text[stop:].strip():
-        piece += _ELLIPSIS
+        piece += ELLIPSIS
     return piece
 
 
@@ -619,6 +621,28 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+def join_sentences(text: str, spans: Sequence[tuple[int, int]], chosen: Iterable[int]) -> str:
+    """The sentences ``chosen`` (indices into ``spans``, from :func:`sentence_spans`) of ``text``,
+    in order, whitespace collapsed: adjacent ones joined by a space, gaps marked " … ", and
+    "… " / " …" where the start or the end of the text is left out."""
+    parts: list[str] = []
+    previous = None
+    indices = sorted(chosen)
+    for index in indices:
+        left, right = spans[index]
+        sentence = _SPACES.sub(" ", text[left:right]).strip()
+        if previous is None:
+            parts.append(sentence if index == 0 else f"{ELLIPSIS} {sentence}")
+        elif index == previous + 1:
+            parts.append(f" {sentence}")
+        else:
+            parts.append(f" {ELLIPSIS} {sentence}")
+        previous = index
+    if indices and indices[-1] != len(spans) - 1:
+        parts.append(f" {ELLIPSIS}")
+    return "".join(parts)
+
+
 def excerpt(text: str, terms: Iterable[str], language: str, max_chars: int) -> str:
     """At most ``max_chars`` characters of ``text`` that bear on ``terms`` (not highlighted).
 
@@ -651,20 +675,7 @@ def excerpt(text: str, terms: Iterable[str], language: str, max_chars: int) -> s
             hits[index] = (frozenset().union(*found), len(found))
 
     def render(chosen: list[int]) -> str:
-        parts, previous = [], None
-        for index in chosen:
-            left, right = sentences[index]
-            sentence = _SPACES.sub(" ", text[left:right]).strip()
-            if previous is None:
-                parts.append(sentence if index == 0 else f"{_ELLIPSIS} {sentence}")
-            elif index == previous + 1:
-                parts.append(f" {sentence}")
-            else:
-                parts.append(f" {_ELLIPSIS} {sentence}")
-            previous = index
-        if chosen[-1] != len(sentences) - 1:
-            parts.append(f" {_ELLIPSIS}")
-        return "".join(parts)
+        return join_sentences(text, sentences, chosen)
 
     ranking = sorted(hits, key=lambda index: (-len(hits[index][0]), -hits[index][1], index))
     chosen: list[int] = []
@@ -681,4 +692,4 @@ def excerpt(text: str, terms: Iterable[str], language: str, max_chars: int) -> s
     i, j = _densest(inside, max_chars - 2)
     start, stop = _window(text, inside[i][0], inside[j - 1][1], max_chars - 2, left, right)
     piece = _cut(text, start, stop)
-    return piece if len(piece) <= max_chars else piece[: max_chars - 1] + _ELLIPSIS
+    return piece if len(piece) <= max_chars else piece[: max_chars - 1] + ELLIPSIS

@@ -21,7 +21,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
-from memoria.analysis import analyzer, excerpt, sentence_spans
+from memoria.analysis import ELLIPSIS, analyzer, excerpt, join_sentences, sentence_spans
 from memoria.prompts import RECALL_HEADER, labelled, render_excerpt
 from memoria.transcript import SearchHit, Transcript, decode_messages
 
@@ -48,7 +48,6 @@ left out the terms of more than 5% of the turns, which cost evidence on chats th
 to the same people and topics."""
 COMMON_FLOOR = 3
 KEPT_WHEN_COMMON = 2
-ELLIPSIS = "…"
 MAX_REMEMBERED_CHARS = 8_000
 """Turns up to this size (as stored) keep their analysis in memory, 2,048 of them at most."""
 MIN_OWN_TERMS = 2
@@ -198,21 +197,9 @@ class _Turn:
         """The picked sentences, per message, gaps marked "…"."""
         out = []
         for number, (label, text, spans, _) in enumerate(self.lines):
-            indices = sorted(i for line, i in picked if line == number)
-            if not indices:
-                continue
-            parts, previous = [], None
-            for i in indices:
-                if previous is not None and i != previous + 1:
-                    parts.append(ELLIPSIS)
-                parts.append(text[spans[i][0] : spans[i][1]])
-                previous = i
-            body = " ".join(parts)
-            if indices[0] > 0:
-                body = f"{ELLIPSIS} {body}"
-            if indices[-1] < len(spans) - 1:
-                body = f"{body} {ELLIPSIS}"
-            out.append(f"{label}: {body}")
+            indices = [i for line, i in picked if line == number]
+            if indices:
+                out.append(f"{label}: {join_sentences(text, spans, indices)}")
         return "\n".join(out)
 
 
