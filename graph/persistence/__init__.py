@@ -8,6 +8,12 @@ Why it stays small and fast (the measured numbers are in the README):
 - after each turn the thread is pruned to its newest checkpoint (a failed turn is undone first,
   by discarding what it wrote: `discard_after`);
 - every completed turn is appended once to the transcript, as compact JSON, with its index entry.
+
+One storage design, two backends: `schema.py` (tables, layout detection, named migrations and the
+one upgrade routine), `archive.py` (the transcript archive, written once over a dialect),
+`base.py` (the `Database` interface and what the checkpointers share); `sqlite.py` and
+`postgres.py` hold only what is their own (connections, dialect, checkpointer, locks, upkeep).
+`catalog.py` lists threads without loading LangGraph.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Listing threads needs neither LangGraph nor LangChain: each thread has a row in `memoria_threads`
 (created, last used, title, turn count), ordered by an index, and its size is summed from its
 rows. So `memoria threads list` and `chat -c` answer at once however many threads there are, and
-import only the database driver. A thread whose first turn never committed (no checkpoint) is
+import only the database driver. The query and the version check are `schema.py`'s, shared with
+the full path. A thread whose first turn never committed (no checkpoint) is
 not listed.
 """
 
@@ -17,43 +18,17 @@ from typing import Any
 from urllib.parse import quote
 
 from memoria.persistence.location import Location
-from memoria.presets import ANALYSIS_RULES
+from memoria.persistence.schema import POSTGRES, SCHEMA_VERSION, SQLITE, Flavour, meta_kind
 
-SCHEMA_VERSION = "2"
-
-"""1: transcripts in LangGraph's store table. 2: Memoria's own tables with a full-text index.
-Defined here, where no LangGraph is loaded, so this reader and the backends agree on it."""
-
-SQLITE_LIST = """
-SELECT t.thread_id, t.title, t.turns, t.created_at, t.updated_at,
-       (SELECT coalesce(sum(length(messages) + coalesce(length(summary), 0)), 0)
-          FROM memoria_turns WHERE thread_id = t.thread_id)
-     + (SELECT coalesce(sum(length(checkpoint) + length(metadata)), 0)
-          FROM checkpoints WHERE thread_id = t.thread_id)
-  FROM memoria_threads AS t
- WHERE EXISTS (SELECT 1 FROM checkpoints AS c WHERE c.thread_id = t.thread_id)
-   AND NOT EXISTS (SELECT 1 FROM memoria_meta AS m WHERE m.key = 'pending:' || t.thread_id)
-   AND (? IS NULL OR t.thread_id = ?)
- ORDER BY t.updated_at DESC, t.thread_id
- LIMIT ?
-"""
-
-POSTGRES_LIST = """
-SELECT t.thread_id, t.title, t.turns, t.created_at, t.updated_at,
-       (SELECT coalesce(sum(pg_column_size(messages) + coalesce(pg_column_size(summary), 0)
-                            + pg_column_size(terms)), 0)
-          FROM memoria_turns WHERE thread_id = t.thread_id)
-     + (SELECT coalesce(sum(pg_column_size(checkpoint) + pg_column_size(metadata)), 0)
-          FROM checkpoints WHERE thread_id = t.thread_id)
-     + (SELECT coalesce(sum(pg_column_size(blob)), 0)
-          FROM checkpoint_blobs WHERE thread_id = t.thread_id)
-  FROM memoria_threads AS t
- WHERE EXISTS (SELECT 1 FROM checkpoints AS c WHERE c.thread_id = t.thread_id)
-   AND NOT EXISTS (SELECT 1 FROM memoria_meta AS m WHERE m.key = 'pending:' || t.thread_id)
-   AND (%s::text IS NULL OR t.thread_id = %s)
- ORDER BY t.updated_at DESC, t.thread_id
- LIMIT %s
-"""
+__all__ = [
+    "SCHEMA_VERSION",
+    "CatalogUnavailable",
+    "ThreadInfo",
+    "infos",
+    "iso",
+    "list_threads",
+    "sqlite_read_uri",
+]
 
 
 @dataclass(frozen=True)
@@ -79,15 +54,16 @@ def infos(rows: list[Any]) -> list[ThreadInfo]:
             thread_id=row[0],
             title=row[1],
             turns=int(row[2]),
-            created_at=_iso(row[3]),
-            updated_at=_iso(row[4]),
+            created_at=iso(row[3]),
+            updated_at=iso(row[4]),
             size_bytes=int(row[5]),
         )
         for row in rows
     ]
 
 
-def _iso(value: Any) -> str:
+def iso(value: Any) -> str:
+    """A time as Memoria shows it: SQLite stores the text, Postgres gives a datetime."""
     return value.isoformat(timespec="milliseconds") if isinstance(value, datetime) else str(value)
 
 
@@ -103,11 +79,16 @@ def _check_schema(conn: Any, errors: type[Exception]) -> None:
     """CatalogUnavailable unless `conn` holds this version's schema (`errors`: the driver's)."""
     try:
         meta = dict(conn.execute("SELECT key, value FROM memoria_meta").fetchall())
-    except errors as exc:
+        current = meta_kind(meta) == "memoria"
+    except (errors, KeyError, ValueError) as exc:
         raise CatalogUnavailable(str(exc)) from exc
-    analysis = str(meta.get("analyzer", "")).removeprefix("memoria-analysis-").split("+")[0]
-    if meta.get("schema") != SCHEMA_VERSION or analysis != str(ANALYSIS_RULES):
+    if not current:
         raise CatalogUnavailable("not this version's schema")  # the full path says why
+
+
+def _listing(conn: Any, flavour: Flavour, limit: int | None) -> list[ThreadInfo]:
+    query = flavour.sql(flavour.listing)
+    return infos(conn.execute(query, (None, None, flavour.limit(limit))).fetchall())
 
 
 def sqlite_read_uri(path: str) -> str:
@@ -135,9 +116,7 @@ def _sqlite(target: str, limit: int | None) -> list[ThreadInfo]:
         raise CatalogUnavailable(str(exc)) from exc
     try:
         _check_schema(conn, sqlite3.Error)
-        return infos(
-            conn.execute(SQLITE_LIST, (None, None, -1 if limit is None else limit)).fetchall()
-        )
+        return _listing(conn, SQLITE, limit)
     finally:
         conn.close()
 
@@ -151,4 +130,4 @@ def _postgres(target: str, limit: int | None) -> list[ThreadInfo]:
         raise CatalogUnavailable(str(exc)) from exc
     with conn:
         _check_schema(conn, psycopg.Error)
-        return infos(conn.execute(POSTGRES_LIST, (None, None, limit)).fetchall())
+        return _listing(conn, POSTGRES, limit)

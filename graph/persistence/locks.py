@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from memoria.errors import busy_thread
-from memoria.fence import wait_for
+from memoria.persistence.waiting import wait_for
 
 LOCK_BASE = 2**40
 """Far past SQLite's lock bytes at 0x40000000: the two never meet."""

@@ -1,68 +1,47 @@
 """Postgres: LangGraph's `PostgresSaver` tables for checkpoints, Memoria's tables for transcripts,
 with Postgres full-text search (a `tsvector` column with a GIN index, ranked by `ts_rank_cd`).
 
-The tables mirror the SQLite ones (`memoria_meta`, `memoria_threads`, `memoria_turns`); a turn's
-row carries its own `tsvector`, so the transcript and its index are one row, written in one
-statement. Text is analysed in Python (the same terms as on SQLite) and indexed with the `simple`
-configuration, which only lower-cases. Messages are stored as JSON text, which escapes NUL
+What is Postgres's own here: connection pools, the checkpointer, advisory locks that serialise the
+turns of a thread across servers, vacuuming after turns, and the archive's dialect. Memoria's
+tables mirror the SQLite ones (the schema and its upgrades are `schema.py`'s); a turn's row
+carries its own `tsvector`, so the transcript and its index are one row, written in one statement.
+Text is analysed in Python (the same terms as on SQLite) and indexed with the `simple`
+configuration, which only lower-cases. Messages are stored as ASCII JSON text, which escapes NUL
 characters (Postgres text cannot hold them), so a thread holding NULs migrates losslessly.
-Turns of one thread are serialised across servers with advisory locks.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
-from datetime import datetime
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from psycopg.rows import tuple_row
 
-from memoria.analysis import ANALYZER_VERSION, search_terms
+from memoria.analysis import ANALYZER_VERSION
 from memoria.errors import busy_thread, first_line
-from memoria.fence import wait_for
+from memoria.persistence import schema
+from memoria.persistence.archive import TURN_COLUMNS, Cursor, Dialect, ThreadArchive
 from memoria.persistence.base import (
-    PENDING,
-    SCHEMA_VERSION,
     AsyncOnThreads,
     Database,
     DatabaseOpenError,
     FencedWrites,
     NoDatabaseError,
-    ThreadRecord,
-    layout_of,
-    newer_database,
-    v1_threads,
+    strict_serializer,
 )
-from memoria.persistence.catalog import POSTGRES_LIST, ThreadInfo, infos
+from memoria.persistence.catalog import iso
 from memoria.persistence.location import Location
-from memoria.persistence.sqlite import strict_serializer
-from memoria.transcript import (
-    TRANSCRIPT_NAMESPACE,
-    ArchivedTurn,
-    SearchHit,
-    decode_messages,
-    encode_message,
-    index_terms,
-    now_iso,
-    pack_summary,
-    title_of,
-    unpack_summary,
-)
+from memoria.persistence.waiting import wait_for
+from memoria.transcript import SearchHit, decode_messages, index_terms
 
 STATISTICS_SECONDS = 60.0
 """How long the term statistics (pg_stats) are reused before they are read again."""
 SETUP_LOCK_KEY = 0x6D656D6F726961  # "memoria": serialises schema setup across servers
-MEMORIA_TABLES = ("memoria_meta", "memoria_threads", "memoria_turns")
-SAVER_TABLES = ("checkpoint_migrations", "checkpoints", "checkpoint_blobs", "checkpoint_writes")
-V1_SIGNATURE = {"checkpoints", "store"}
-"""The tables every Memoria 0.1 database has; `V1_TABLES`, all it may have."""
-V1_TABLES = {*SAVER_TABLES, "store", "store_migrations", "vector_migrations"}
 SCHEMA = [
     "CREATE TABLE memoria_meta (key text PRIMARY KEY, value text NOT NULL)",
     """CREATE TABLE memoria_threads (
@@ -87,17 +66,7 @@ SCHEMA = [
     )""",
     "CREATE INDEX memoria_turns_terms ON memoria_turns USING GIN (terms)",
 ]
-INSERT_TURN = (
-    "INSERT INTO memoria_turns (thread_id, turn, language, created_at, messages, summary, folded,"
-    " terms) VALUES (%s, %s, %s, %s::timestamptz, %s, %s, %s, to_tsvector('simple', %s))"
-)
-UPSERT_RECORD = (
-    "INSERT INTO memoria_threads (thread_id, created_at, updated_at, title, language, turns) "
-    "VALUES (%s, %s::timestamptz, %s::timestamptz, %s, %s, "
-    "(SELECT count(*) FROM memoria_turns WHERE thread_id = %s)) ON CONFLICT (thread_id) DO UPDATE "
-    "SET created_at = excluded.created_at, updated_at = excluded.updated_at, "
-    "title = excluded.title, language = excluded.language, turns = excluded.turns"
-)
+"""Memoria's tables, as migration 0001 creates them."""
 
 
 def _saver_class() -> type:
@@ -158,15 +127,8 @@ def _saver_class() -> type:
                         (row["thread_id"], row["checkpoint_ns"], row["checkpoint_id"]),
                     )
                 threads = sorted({row["thread_id"] for row in doomed})
-                for thread_id in threads:  # a checkpoint whose parent was deleted has no parent
-                    conn.execute(
-                        "UPDATE checkpoints AS c SET parent_checkpoint_id = NULL WHERE "
-                        "c.thread_id = %s AND c.parent_checkpoint_id IS NOT NULL AND NOT EXISTS ("
-                        "SELECT 1 FROM checkpoints AS p WHERE p.thread_id = c.thread_id AND "
-                        "p.checkpoint_ns = c.checkpoint_ns AND "
-                        "p.checkpoint_id = c.parent_checkpoint_id)",
-                        (thread_id,),
-                    )
+                for thread_id in threads:
+                    conn.execute(schema.POSTGRES.sql(schema.FORGET_MISSING_PARENTS), (thread_id,))
                 _drop_unreferenced_blobs(conn, threads)
 
         @contextmanager
@@ -195,171 +157,149 @@ def tsquery(terms: Sequence[str]) -> str:
     return " | ".join(f"'{term}'" for term in terms)
 
 
-def _iso(value: Any) -> str:
-    return value.isoformat(timespec="milliseconds") if isinstance(value, datetime) else str(value)
+class PgCursor:
+    """A psycopg cursor giving tuples and taking the archive's `?` parameters."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> PgCursor:
+        # Always with parameters (even none): psycopg then reads `%%` as `%`.
+        self.raw.execute(schema.POSTGRES.sql(sql), params)
+        return self
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        self.raw.executemany(schema.POSTGRES.sql(sql), params)
+
+    def fetchone(self) -> Any:
+        return self.raw.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self.raw.fetchall()
 
 
-def _clean(text: str | None) -> str | None:
-    """Postgres text cannot hold NUL; derived text (titles, summaries) simply loses it."""
-    return None if text is None else text.replace("\x00", "")
+class PostgresDialect(Dialect):
+    """The archive through a connection pool; the index is each row's `terms` tsvector."""
 
-
-class PostgresArchive:
-    """Transcripts, their tsvector index and thread records in Postgres, through a pool."""
+    flavour = schema.POSTGRES
+    ascii_json = True
+    copied_columns = ("terms",)
 
     def __init__(self, pool: Any) -> None:
         self.pool = pool
         self._stats: tuple[float, dict[str, float], int] | None = None
 
     @contextmanager
-    def _transaction(self) -> Iterator[Any]:
-        with self.pool.connection() as conn, conn.transaction():
-            yield conn
+    def transaction(self) -> Iterator[Cursor]:
+        with (
+            self.pool.connection() as conn,
+            conn.transaction(),
+            conn.cursor(row_factory=tuple_row) as cur,
+        ):
+            yield PgCursor(cur)
 
-    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        with self.pool.connection() as conn:
-            return conn.execute(sql, params).fetchall()
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
+            return PgCursor(cur).execute(sql, params).fetchall()
 
     def close(self) -> None:
         """The pool is closed by whoever opened it."""
 
-    def archive(self, thread_id: str, turn: ArchivedTurn, language: str) -> None:
-        with self._transaction() as conn:
-            conn.execute(
-                "DELETE FROM memoria_turns WHERE thread_id = %s AND turn >= %s",
-                (thread_id, turn.number),
-            )
-            _insert_turn(conn, thread_id, turn, language)
-            conn.execute(
-                "INSERT INTO memoria_threads (thread_id, created_at, updated_at, title, language, "
-                "turns) VALUES (%s, %s::timestamptz, %s::timestamptz, %s, %s, %s) ON CONFLICT "
-                "(thread_id) DO UPDATE SET updated_at = excluded.updated_at, "
-                "turns = excluded.turns, "
-                "title = CASE WHEN memoria_threads.title = '' THEN excluded.title "
-                "ELSE memoria_threads.title END, "
-                "language = CASE WHEN memoria_threads.language = '' THEN excluded.language "
-                "ELSE memoria_threads.language END",
-                (
-                    thread_id,
-                    turn.created_at,
-                    turn.created_at,
-                    _clean(title_of(turn.messages) if turn.number == 0 else ""),
-                    language,
-                    turn.number + 1,
-                ),
-            )
+    def turns_changing(self, cur: Cursor, thread_id: str, turns: int) -> None:
+        """No running total: `pg_stats` counts the turns."""
 
-    def discard(self, thread_id: str, from_turn: int) -> None:
-        with self._transaction() as conn:
-            conn.execute(
-                "DELETE FROM memoria_turns WHERE thread_id = %s AND turn >= %s",
-                (thread_id, from_turn),
-            )
-            conn.execute(
-                "UPDATE memoria_threads SET turns = %s WHERE thread_id = %s AND turns > %s",
-                (from_turn, thread_id, from_turn),
-            )
+    def clean(self, text: str) -> str:
+        """Postgres text cannot hold NUL; derived text (titles) simply loses it."""
+        return text.replace("\x00", "")
 
-    def delete(self, thread_id: str) -> None:
-        with self._transaction() as conn:
-            conn.execute("DELETE FROM memoria_turns WHERE thread_id = %s", (thread_id,))
-            conn.execute("DELETE FROM memoria_threads WHERE thread_id = %s", (thread_id,))
+    # Schema
 
-    def import_thread(
-        self, record: ThreadRecord, turns: Sequence[ArchivedTurn], language: str
-    ) -> None:
-        with self._transaction() as conn:
-            conn.execute("DELETE FROM memoria_turns WHERE thread_id = %s", (record.thread_id,))
-            for turn in turns:
-                _insert_turn(conn, record.thread_id, turn, language)
-            _upsert_record(conn, record, language)
+    def table_names(self) -> set[str]:
+        rows = self.read("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        return {row[0] for row in rows}
 
-    def copy(self, source: str, target: str, *, turns: int) -> None:
-        record = self.thread(source)
-        language = self.thread_language(source) or "en"
-        now = now_iso()
-        with self._transaction() as conn:
-            conn.execute("DELETE FROM memoria_turns WHERE thread_id = %s", (target,))
-            conn.execute(
-                "INSERT INTO memoria_turns (thread_id, turn, language, created_at, messages, "
-                "summary, folded, terms) SELECT %s, turn, language, created_at, messages, summary, "
-                "folded, terms FROM memoria_turns WHERE thread_id = %s AND turn < %s",
-                (target, source, turns),
-            )
-            title = record.title if record else ""
-            _upsert_record(conn, ThreadRecord(target, now, now, title), language)
+    def prepare_empty(self) -> None:
+        """Nothing to set on a new database."""
 
-    def rename(self, old: str, new: str) -> None:
-        with self._transaction() as conn:
-            conn.execute("UPDATE memoria_turns SET thread_id = %s WHERE thread_id = %s", (new, old))
-            conn.execute(
-                "UPDATE memoria_threads SET thread_id = %s WHERE thread_id = %s", (new, old)
+    def create_tables(self, cur: Cursor, existing: set[str]) -> None:
+        if "checkpoint_migrations" not in existing:
+            # LangGraph's checkpoint migrations, run inside our transaction on a new database.
+            # Index creation there needs no CONCURRENTLY (the tables are new and empty), and
+            # recording each version lets `PostgresSaver.setup` find nothing left to do. Run raw:
+            # they are LangGraph's SQL, with `?` operators of their own.
+            from langgraph.checkpoint.postgres import PostgresSaver
+
+            raw = cur.raw  # type: ignore[attr-defined]
+            for version, migration in enumerate(PostgresSaver.MIGRATIONS):
+                raw.execute(migration.replace("CONCURRENTLY ", ""))
+                if version > 0:
+                    cur.execute("INSERT INTO checkpoint_migrations (v) VALUES (?)", (version,))
+            cur.execute("INSERT INTO checkpoint_migrations (v) VALUES (0) ON CONFLICT DO NOTHING")
+        for statement in SCHEMA:
+            cur.execute(statement)
+
+    def clashing_table(self, tables: set[str]) -> str | None:
+        clash = sorted((self.flavour.own | set(self.flavour.saver)) & tables)
+        return clash[0] if clash else None
+
+    def rebuild_index(self, cur: Cursor) -> None:
+        rows = cur.execute(
+            "SELECT thread_id, turn, language, messages FROM memoria_turns"
+        ).fetchall()
+        for thread_id, turn, language, raw in rows:
+            cur.execute(
+                "UPDATE memoria_turns SET terms = to_tsvector('simple', ?) "
+                "WHERE thread_id = ? AND turn = ?",
+                (index_terms(decode_messages(raw), language), thread_id, turn),
             )
 
-    def mark_pending(self, target: str, operation: str, source: str = "") -> None:
-        with self._transaction() as conn:
-            conn.execute(
-                "INSERT INTO memoria_meta (key, value) VALUES (%s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (PENDING + target, json.dumps({"operation": operation, "source": source})),
-            )
+    # The index: the row's own tsvector
 
-    def clear_pending(self, target: str) -> None:
-        with self._transaction() as conn:
-            conn.execute("DELETE FROM memoria_meta WHERE key = %s", (PENDING + target,))
-
-    def pending(self) -> dict[str, dict[str, str]]:
-        rows = self._rows(
-            "SELECT key, value FROM memoria_meta WHERE left(key, %s) = %s",
-            (len(PENDING), PENDING),
+    def insert_turn(self, cur: Cursor, row: Sequence[Any], terms: str) -> None:
+        cur.execute(
+            f"INSERT INTO memoria_turns ({TURN_COLUMNS}, terms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, to_tsvector('simple', ?))",
+            (*row, terms),
         )
-        return {row["key"][len(PENDING) :]: json.loads(row["value"]) for row in rows}
 
-    def read(self, thread_id: str, *, stop: int | None = None) -> list[ArchivedTurn]:
-        rows = self._rows(
-            "SELECT turn, created_at, messages, summary, folded FROM memoria_turns "
-            "WHERE thread_id = %s AND turn < %s ORDER BY turn",
-            (thread_id, 2**31 - 1 if stop is None else stop),
-        )
-        return [
-            ArchivedTurn(
-                row["turn"],
-                decode_messages(row["messages"]),
-                _iso(row["created_at"]),
-                unpack_summary(row["summary"]),
-                row["folded"],
-            )
-            for row in rows
-        ]
+    def unindex(self, cur: Cursor, thread_id: str, from_turn: int) -> None:
+        """Nothing apart: deleting the rows deletes their index entries."""
 
-    def thread_language(self, thread_id: str) -> str | None:
-        rows = self._rows(
-            "SELECT language FROM memoria_threads WHERE thread_id = %s AND language != ''",
-            (thread_id,),
-        )
-        return rows[0]["language"] if rows else None
+    def index_copied(self, cur: Cursor, thread_id: str) -> None:
+        """Nothing: the copied rows took their `terms` along."""
 
-    def search(
+    def retag(self, cur: Cursor, old: str, new: str) -> None:
+        """Nothing: the index does not name the thread."""
+
+    def match_thread(
         self, thread_id: str, terms: Sequence[str], *, before: int, limit: int
     ) -> list[SearchHit]:
-        if not terms or before <= 0 or limit <= 0:
-            return []
-        rows = self._rows(
+        rows = self.read(
             "SELECT thread_id, turn, ts_rank_cd(terms, q, 1) AS score, created_at, messages "
-            "FROM memoria_turns, to_tsquery('simple', %s) AS q "
-            "WHERE thread_id = %s AND turn < %s AND terms @@ q "
-            "ORDER BY score DESC, turn DESC LIMIT %s",
+            "FROM memoria_turns, to_tsquery('simple', ?) AS q "
+            "WHERE thread_id = ? AND turn < ? AND terms @@ q "
+            "ORDER BY score DESC, turn DESC LIMIT ?",
             (tsquery(terms), thread_id, before, limit),
         )
         return [_hit(row) for row in rows]
 
-    def term_frequencies(self, thread_id: str, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+    def match_all(
+        self, terms: Sequence[str], *, language: str, thread_id: str | None, limit: int
+    ) -> list[SearchHit]:
+        rows = self.read(
+            "SELECT thread_id, turn, ts_rank_cd(terms, q, 1) AS score, created_at, messages "
+            "FROM memoria_turns, to_tsquery('simple', ?) AS q WHERE terms @@ q "
+            "AND language = ? AND (CAST(? AS TEXT) IS NULL OR thread_id = ?) "
+            "ORDER BY score DESC LIMIT ?",
+            (tsquery(terms), language, thread_id, thread_id, limit),
+        )
+        return [_hit(row) for row in rows]
+
+    def term_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
         """How many turns hold each term, and how many turns there are, over the whole database,
         from the statistics Postgres keeps on the `terms` column (`pg_stats`: its most common
         elements and their frequencies, refreshed by ANALYZE): no scan per term, so a turn's cost
         does not grow with the archive. Terms too rare to be among them count as 0."""
-        if not terms:
-            return {}, 0
         frequencies, total = self._statistics()
         return {term: round(frequencies.get(term, 0.0) * total) for term in terms}, total
 
@@ -370,116 +310,35 @@ class PostgresArchive:
         now = time.monotonic()
         if self._stats is not None and now - self._stats[0] < STATISTICS_SECONDS:
             return self._stats[1], self._stats[2]
-        rows = self._rows(
-            "SELECT most_common_elems::text::text[] AS terms, most_common_elem_freqs AS freqs, "
+        rows = self.read(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs, "
             "(SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'memoria_turns'"
-            "::regclass) AS total FROM pg_stats WHERE schemaname = current_schema() "
+            "::regclass) FROM pg_stats WHERE schemaname = current_schema() "
             "AND tablename = 'memoria_turns' AND attname = 'terms'"
         )
         frequencies: dict[str, float] = {}
         total = 0
-        if rows and rows[0]["terms"]:
-            frequencies = dict(zip(rows[0]["terms"], rows[0]["freqs"], strict=False))
-            total = int(rows[0]["total"])
+        if rows and rows[0][0]:
+            frequencies = dict(zip(rows[0][0], rows[0][1], strict=False))
+            total = int(rows[0][2])
         self._stats = (now, frequencies, total)
         return frequencies, total
 
-    def search_all(
-        self, text: str, *, thread_id: str | None = None, limit: int = 10
-    ) -> list[SearchHit]:
-        hits: list[SearchHit] = []
-        for row in self._rows("SELECT DISTINCT language FROM memoria_turns"):
-            terms = search_terms(text, row["language"])
-            if not terms:
-                continue
-            rows = self._rows(
-                "SELECT thread_id, turn, ts_rank_cd(terms, q, 1) AS score, created_at, messages "
-                "FROM memoria_turns, to_tsquery('simple', %s) AS q WHERE terms @@ q "
-                "AND language = %s AND (%s::text IS NULL OR thread_id = %s) "
-                "ORDER BY score DESC LIMIT %s",
-                (tsquery(terms), row["language"], thread_id, thread_id, limit),
-            )
-            hits.extend(_hit(found) for found in rows)
-        return sorted(hits, key=lambda hit: -hit.score)[:limit]
 
-    def infos(self, limit: int | None = None, thread_id: str | None = None) -> list[ThreadInfo]:
-        with self.pool.connection() as conn, conn.cursor(row_factory=tuple_row) as cur:
-            return infos(cur.execute(POSTGRES_LIST, (thread_id, thread_id, limit)).fetchall())
-
-    def threads(self, limit: int | None = None) -> list[ThreadRecord]:
-        rows = self._rows(
-            "SELECT thread_id, created_at, updated_at, title, language, turns FROM memoria_threads "
-            "ORDER BY updated_at DESC, thread_id LIMIT %s",
-            (limit,),
-        )
-        return [_record(row) for row in rows]
-
-    def thread(self, thread_id: str) -> ThreadRecord | None:
-        rows = self._rows(
-            "SELECT thread_id, created_at, updated_at, title, language, turns FROM memoria_threads "
-            "WHERE thread_id = %s",
-            (thread_id,),
-        )
-        return _record(rows[0]) if rows else None
-
-    def size(self, thread_id: str) -> int:
-        rows = self._rows(
-            "SELECT coalesce(sum(pg_column_size(messages) + coalesce(pg_column_size(summary), 0)"
-            " + pg_column_size(terms)), 0) AS size FROM memoria_turns WHERE thread_id = %s",
-            (thread_id,),
-        )
-        return int(rows[0]["size"])
+def _hit(row: Sequence[Any]) -> SearchHit:
+    thread_id, turn, score, created_at, raw = row
+    return SearchHit(thread_id, turn, float(score), iso(created_at), raw)
 
 
-def _insert_turn(conn: Any, thread_id: str, turn: ArchivedTurn, language: str) -> None:
-    conn.execute(
-        INSERT_TURN,
-        (
-            thread_id,
-            turn.number,
-            language,
-            turn.created_at,
-            json.dumps([encode_message(m) for m in turn.messages], separators=(",", ":")),
-            pack_summary(turn.summary),
-            turn.folded,
-            index_terms(turn.messages, language),
-        ),
-    )
+class _OneConnection:
+    """A single connection standing in for a pool (to read a database before pooling it)."""
 
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
 
-def _upsert_record(conn: Any, record: ThreadRecord, language: str) -> None:
-    conn.execute(
-        UPSERT_RECORD,
-        (
-            record.thread_id,
-            record.created_at,
-            record.updated_at,
-            _clean(record.title),
-            language,
-            record.thread_id,
-        ),
-    )
-
-
-def _record(row: dict[str, Any]) -> ThreadRecord:
-    return ThreadRecord(
-        row["thread_id"],
-        _iso(row["created_at"]),
-        _iso(row["updated_at"]),
-        row["title"],
-        row["language"],
-        row["turns"],
-    )
-
-
-def _hit(row: dict[str, Any]) -> SearchHit:
-    return SearchHit(
-        row["thread_id"],
-        row["turn"],
-        float(row["score"]),
-        _iso(row["created_at"]),
-        row["messages"],
-    )
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        yield self.conn
 
 
 class AdvisoryThreadLocks:
@@ -532,9 +391,9 @@ class Maintenance:
     """Turns (of this process) after which the transcript's statistics are refreshed, so that
     recall knows its common terms early (autovacuum's ANALYZE comes later on a small table)."""
 
-    def __init__(self, pool: Any, archive: PostgresArchive | None = None) -> None:
+    def __init__(self, pool: Any, dialect: PostgresDialect | None = None) -> None:
         self.pool = pool
-        self.archive = archive
+        self.dialect = dialect
         self._turns = 0
         self._lock = threading.Lock()
 
@@ -558,125 +417,17 @@ class Maintenance:
         if analyze:
             with self.pool.connection() as conn:
                 conn.execute("ANALYZE memoria_turns")
-            if self.archive is not None:
-                self.archive.forget_statistics()
-
-    def checkpoint_bytes(self, thread_id: str) -> int:
-        with self.pool.connection() as conn:
-            row = conn.execute(
-                "SELECT (SELECT coalesce(sum(pg_column_size(checkpoint) + "
-                "pg_column_size(metadata)), 0) FROM checkpoints WHERE thread_id = %s) + "
-                "(SELECT coalesce(sum(pg_column_size(blob)), 0) FROM checkpoint_blobs "
-                "WHERE thread_id = %s) AS size",
-                (thread_id, thread_id),
-            ).fetchone()
-        return int(row["size"])
+            if self.dialect is not None:
+                self.dialect.forget_statistics()
 
 
-# Schema
+class PostgresDatabase(Database):
+    def __init__(self, *args: Any, maintenance: Maintenance, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.maintenance = maintenance
 
-
-def _tables(conn: Any) -> set[str]:
-    rows = conn.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-    ).fetchall()
-    return {row["tablename"] for row in rows}
-
-
-def _layout(conn: Any, display: str = "") -> str:
-    """See `layout_of`; a database a newer Memoria wrote is refused here."""
-
-    def meta() -> dict[str, str]:
-        rows = conn.execute("SELECT key, value FROM memoria_meta").fetchall()
-        return {row["key"]: row["value"] for row in rows}
-
-    layout = layout_of(_tables(conn), meta, V1_SIGNATURE, V1_TABLES, set(MEMORIA_TABLES))
-    if layout == "newer":
-        raise newer_database(display, meta())
-    return layout
-
-
-def _prepare(conn: Any, saver: Any, display: str, *, init: bool) -> None:
-    """Create or upgrade the schema (under the setup lock). Memoria's tables, and LangGraph's on a
-    new database, are created in one transaction: a failure leaves the database as it was."""
-    layout = _layout(conn, display)
-    if layout == "memoria":
-        saver.setup()  # LangGraph's own migrations, if a newer version brings any
-        return
-    tables = _tables(conn)
-    if layout == "foreign":
-        if not init:
-            shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
-            raise DatabaseOpenError(
-                f"{display} is not a Memoria database (it holds {shown}); "
-                "pass --init-db to add Memoria's tables to it"
-            )
-        clash = sorted((set(MEMORIA_TABLES) | set(SAVER_TABLES)) & tables)
-        if clash:
-            raise DatabaseOpenError(
-                f"{display} already has a table named {clash[0]}: Memoria cannot use this database"
-            )
-    with conn.transaction():
-        if "checkpoint_migrations" not in tables:
-            _create_saver_tables(conn, saver)
-        if "memoria_meta" not in tables:
-            for statement in SCHEMA:
-                conn.execute(statement)
-            if "store" in tables:
-                _migrate_v1(conn)
-        elif layout == "reindex":
-            _rebuild_index(conn)
-        conn.execute(
-            "INSERT INTO memoria_meta (key, value) VALUES ('schema', %s), ('analyzer', %s) "
-            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (SCHEMA_VERSION, ANALYZER_VERSION),
-        )
-    saver.setup()
-
-
-def _create_saver_tables(conn: Any, saver: Any) -> None:
-    """LangGraph's checkpoint migrations, run inside our transaction on a new database. Index
-    creation there needs no CONCURRENTLY (the tables are new and empty), and recording each
-    version lets `PostgresSaver.setup` find nothing left to do."""
-    for version, migration in enumerate(saver.MIGRATIONS):
-        conn.execute(migration.replace("CONCURRENTLY ", ""))
-        if version > 0:
-            conn.execute("INSERT INTO checkpoint_migrations (v) VALUES (%s)", (version,))
-    conn.execute("INSERT INTO checkpoint_migrations (v) VALUES (0) ON CONFLICT DO NOTHING")
-
-
-def _migrate_v1(conn: Any) -> None:
-    """Move Memoria 0.1 transcripts (items of LangGraph's PostgresStore) into `memoria_turns`."""
-    rows = conn.execute(
-        "SELECT prefix, key, value, created_at FROM store WHERE prefix LIKE %s",
-        (TRANSCRIPT_NAMESPACE + ".%",),
-    ).fetchall()
-
-    def turn(row: dict[str, Any]) -> ArchivedTurn:
-        value = row["value"] if isinstance(row["value"], dict) else json.loads(row["value"])
-        return ArchivedTurn(
-            int(row["key"]), decode_messages(value["messages"]), _iso(row["created_at"])
-        )
-
-    for record, language, turns in v1_threads((row["prefix"], turn(row)) for row in rows):
-        for archived in turns:
-            _insert_turn(conn, record.thread_id, archived, language)
-        _upsert_record(conn, record, language)
-    conn.execute("DELETE FROM store WHERE prefix LIKE %s", (TRANSCRIPT_NAMESPACE + ".%",))
-
-
-def _rebuild_index(conn: Any) -> None:
-    rows = conn.execute("SELECT thread_id, turn, language, messages FROM memoria_turns").fetchall()
-    for row in rows:
-        conn.execute(
-            "UPDATE memoria_turns SET terms = to_tsvector('simple', %s) "
-            "WHERE thread_id = %s AND turn = %s",
-            (
-                index_terms(decode_messages(row["messages"]), row["language"]),
-                row["thread_id"],
-                row["turn"],
-            ),
-        )
+    def after_turn(self) -> None:
+        self.maintenance.after_turn()
 
 
 @contextmanager
@@ -696,12 +447,13 @@ def open_postgres(
     with ExitStack() as stack:
         try:
             # One direct attempt first: a wrong URL fails now, not after the pool's retries.
-            with psycopg.connect(location.target, connect_timeout=10, **kwargs) as probe:
-                layout = _layout(probe, location.display)
-            if read_only and layout == "empty":
+            with psycopg.connect(location.target, connect_timeout=10, **kwargs) as conn:
+                probe = PostgresDialect(_OneConnection(conn))
+                layout = schema.classify(probe.table_names(), probe.read_meta, schema.POSTGRES)
+            if layout.kind == "newer" or read_only:
+                schema.check_readable(layout, location.display, ANALYZER_VERSION)
+            if read_only and layout.kind == "empty":
                 raise NoDatabaseError(f"no threads yet in {location.display}")
-            if read_only and layout == "foreign":
-                raise DatabaseOpenError(f"{location.display} is not a Memoria database")
             pool = ConnectionPool(
                 location.target, min_size=1, max_size=10, kwargs=kwargs, open=False
             )
@@ -719,25 +471,24 @@ def open_postgres(
             )
             # Reading never rebuilds an index another analysis built (it reads it as it is);
             # only Memoria 0.1's data, which has no index yet, is upgraded once.
-            if not read_only or layout == "upgrade":
-                with locks.setup(), pool.connection() as conn:
-                    _prepare(conn, saver, location.display, init=init)
+            dialect = PostgresDialect(pool)
+            if not read_only or layout.kind == "upgrade":
+                with locks.setup():
+                    schema.prepare(dialect, location.display, init=init, analyzer=ANALYZER_VERSION)
+                    saver.setup()  # LangGraph's own migrations, if a newer version brings any
         except (DatabaseOpenError, NoDatabaseError):
             raise
         except Exception as exc:  # psycopg's errors and the pool's timeout
             raise DatabaseOpenError(
                 f"cannot open the database {location.display}: {first_line(exc)}"
             ) from None
-        archive = PostgresArchive(pool)
-        maintenance = Maintenance(pool, archive)
-        yield Database(
-            location=location,
-            checkpointer=saver,
-            archive=archive,
-            locks=None if read_only else locks,
-            checkpoint_bytes=maintenance.checkpoint_bytes,
-            after_turn=maintenance.after_turn,
+        yield PostgresDatabase(
+            location,
+            saver,
+            ThreadArchive(dialect),
+            None if read_only else locks,
             read_only=read_only,
+            maintenance=Maintenance(pool, dialect),
         )
 
 

@@ -1,14 +1,17 @@
 """SQLite: one file holds the checkpoints (LangGraph's `SqliteSaver` tables), the transcripts and
 their FTS5 full-text index (Memoria's tables).
 
-Memoria's tables:
-- `memoria_meta`: schema version and the version of the text analysis the index was built with;
-- `memoria_threads`: one row per thread (created, last updated, title, language), so that listing
-  the newest threads and "continue the latest" never scan every thread;
+What is SQLite's own here: opening the file (owner-only, by its real path, never through a second
+hard link), file locks (`locks.py`), the checkpointer (`MemoriaSqliteSaver`), reclaiming space, and
+the archive's dialect: one connection under a lock, `BEGIN IMMEDIATE` transactions, and the index.
+
+Memoria's tables (the schema and its upgrades are `schema.py`'s):
+- `memoria_meta`: schema version, the version of the text analysis the index was built with, the
+  migrations applied and the pending operations;
+- `memoria_threads`: one row per thread (created, last updated, title, language, turns);
 - `memoria_turns`: one row per completed turn (compact JSON messages, time, summary snapshot);
 - `memoria_search`: a contentless FTS5 table over the analysed terms of each turn (rowid = the
-  turn's row id), ranked with bm25. A turn row, its index entry and its thread record are always
-  written in one transaction, so the index never disagrees with the transcript.
+  turn's row id) and a token naming its thread, ranked with bm25; `memoria_vocabulary` counts terms.
 
 Contentless FTS5 tables (SQLite 3.40 here has no `contentless_delete`) remove an entry by being
 given its terms again; they are recomputed from the stored messages by the same analysis, and a
@@ -20,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import sqlite3
 import threading
@@ -30,57 +32,37 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.sqlite import SqliteSaver
 
-from memoria.analysis import ANALYZER_VERSION, search_terms
+from memoria.analysis import ANALYZER_VERSION
 from memoria.errors import first_line
+from memoria.persistence import schema
+from memoria.persistence.archive import (
+    TURN_COLUMNS,
+    Cursor,
+    Dialect,
+    ThreadArchive,
+    indexed_rows,
+)
 from memoria.persistence.base import (
-    PENDING,
-    SCHEMA_VERSION,
     AsyncOnThreads,
     Database,
     DatabaseOpenError,
     FencedWrites,
     NoDatabaseError,
-    ThreadRecord,
-    layout_of,
-    newer_database,
-    v1_threads,
+    strict_serializer,
 )
-from memoria.persistence.catalog import SQLITE_LIST, ThreadInfo, infos, sqlite_read_uri
+from memoria.persistence.catalog import sqlite_read_uri
 from memoria.persistence.location import Location
 from memoria.persistence.locks import FileThreadLocks
-from memoria.transcript import (
-    TRANSCRIPT_NAMESPACE,
-    ArchivedTurn,
-    SearchHit,
-    decode_messages,
-    encode_message,
-    fts5_query,
-    index_terms,
-    now_iso,
-    pack_summary,
-    title_of,
-    unpack_summary,
-)
+from memoria.transcript import SearchHit, fts5_query
+
+__all__ = ["MemoriaSqliteSaver", "SqliteDatabase", "open_sqlite", "strict_serializer"]
 
 BUSY_TIMEOUT_SECONDS = 30
 FREQUENT_SHARE = 0.05
 """Terms in more than this share of the turns are remembered (see `term_frequencies`)."""
 PAGE_SIZE = 16384
-MEMORIA_TABLES = (
-    "memoria_meta",
-    "memoria_threads",
-    "memoria_turns",
-    "memoria_search",
-    "memoria_vocabulary",
-)
-SAVER_TABLES = ("checkpoints", "writes")
-V1_SIGNATURE = {"checkpoints", "writes", "store"}
-"""The tables every Memoria 0.1 database has; `V1_TABLES`, all it may have."""
-V1_TABLES = {*V1_SIGNATURE, "store_migrations", "vector_migrations"}
-"""What Memoria 0.1 (transcripts in LangGraph's SqliteStore) left in a database."""
 
 SCHEMA = """
 CREATE TABLE memoria_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -109,28 +91,13 @@ CREATE VIRTUAL TABLE memoria_search USING fts5(
 );
 CREATE VIRTUAL TABLE memoria_vocabulary USING fts5vocab(memoria_search, 'row');
 """
-
-
-def strict_serializer() -> JsonPlusSerializer:
-    """Msgpack limited to LangGraph's allow-list of safe types (messages, dates, ...); no pickle."""
-    return JsonPlusSerializer(pickle_fallback=False, allowed_msgpack_modules=None)
+"""Memoria's tables, as migration 0001 creates them (read when it runs)."""
 
 
 def thread_token(thread_id: str) -> str:
     """The thread as one FTS5 token, so a search ANDs it and reads only that thread's entries."""
     return (
         "t" + hashlib.blake2b(thread_id.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
-    )
-
-
-def _forget_missing_parents(cur: sqlite3.Cursor, thread_id: str) -> None:
-    """A checkpoint whose parent was deleted has no parent."""
-    cur.execute(
-        "UPDATE checkpoints SET parent_checkpoint_id = NULL WHERE thread_id = ? "
-        "AND parent_checkpoint_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM checkpoints AS p "
-        "WHERE p.thread_id = checkpoints.thread_id AND p.checkpoint_ns = checkpoints.checkpoint_ns"
-        " AND p.checkpoint_id = checkpoints.parent_checkpoint_id)",
-        (thread_id,),
     )
 
 
@@ -157,7 +124,7 @@ class MemoriaSqliteSaver(FencedWrites, AsyncOnThreads, SqliteSaver):
                         f" WHERE latest.thread_id = ? AND latest.checkpoint_ns = {table}.checkpoint_ns)",
                         (thread_id, thread_id),
                     )
-                _forget_missing_parents(cur, thread_id)
+                cur.execute(schema.FORGET_MISSING_PARENTS, (thread_id,))
 
     def discard_after(self, config: RunnableConfig, checkpoint_id: str | None) -> None:
         thread_id = str(config["configurable"]["thread_id"])
@@ -209,11 +176,13 @@ class MemoriaSqliteSaver(FencedWrites, AsyncOnThreads, SqliteSaver):
                 doomed,
             )
             for thread_id in {row[0] for row in doomed}:
-                _forget_missing_parents(cur, thread_id)
+                cur.execute(schema.FORGET_MISSING_PARENTS, (thread_id,))
 
 
-class SqliteArchive:
-    """Transcripts, their FTS5 index and the thread records, on a connection of their own."""
+class SqliteDialect(Dialect):
+    """The archive on one sqlite3 connection of its own, used under a lock."""
+
+    flavour = schema.SQLITE
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -227,7 +196,7 @@ class SqliteArchive:
         """Set by a write that knows how many turns it added, so that the count stays exact."""
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+    def transaction(self) -> Iterator[Cursor]:
         with self._lock:
             cur = self.conn.cursor()
             cur.execute("BEGIN IMMEDIATE")
@@ -248,6 +217,162 @@ class SqliteArchive:
             finally:
                 cur.close()
 
+    def turns_changing(self, cur: Cursor, thread_id: str, turns: int) -> None:
+        (before,) = cur.execute(
+            "SELECT coalesce((SELECT turns FROM memoria_threads WHERE thread_id = ?), 0)",
+            (thread_id,),
+        ).fetchone()
+        self._turns_added = turns - int(before)
+
+    def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:  # never under a query another thread (a cancelled turn's) is running
+            self.conn.close()
+
+    # Schema
+
+    def table_names(self) -> set[str]:
+        rows = self.read(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'memoria_search_%'"
+        )
+        return {row[0] for row in rows}
+
+    def prepare_empty(self) -> None:
+        # Only effective on a new file: 16 KiB pages pack a turn's row (a few KB) with less slack
+        # than 4 KiB ones (1.44x the raw text against 1.51x), and incremental auto-vacuum lets
+        # deleting a thread give its space back to the file.
+        self.conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+        self.conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+
+    def create_tables(self, cur: Cursor, existing: set[str]) -> None:
+        for statement in schema.statements(SCHEMA):
+            cur.execute(statement)
+        # The checkpoint tables, created inside our transaction so that setup is all-or-nothing;
+        # `SqliteSaver.setup` (run afterwards) finds them and only adds what a newer LangGraph
+        # needs.
+        for ddl, _ in _saver_schema().values():
+            cur.execute(ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
+
+    def clashing_table(self, tables: set[str]) -> str | None:
+        """A table of ours, or one of LangGraph's with other columns."""
+        for name in sorted(self.flavour.own & tables):
+            return name
+        for name, (_, columns) in _saver_schema().items():
+            if name in tables and _columns(self.conn, name) != columns:
+                return name
+        return None
+
+    def rebuild_index(self, cur: Cursor) -> None:
+        cur.execute("INSERT INTO memoria_search (memoria_search) VALUES ('delete-all')")
+        rows = cur.execute("SELECT id, thread_id, language, messages FROM memoria_turns").fetchall()
+        entries = indexed_rows(((row_id, thread), lang, raw) for row_id, thread, lang, raw in rows)
+        cur.executemany(
+            "INSERT INTO memoria_search (rowid, thread, terms) VALUES (?, ?, ?)",
+            [(row_id, thread_token(thread), terms) for (row_id, thread), terms in entries],
+        )
+
+    # The index: FTS5 entries beside the rows, named by the turn's row id
+
+    def insert_turn(self, cur: Cursor, row: Sequence[Any], terms: str) -> None:
+        cur.execute(f"INSERT INTO memoria_turns ({TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", row)
+        cur.execute(
+            "INSERT INTO memoria_search (rowid, thread, terms) VALUES (?, ?, ?)",
+            (cur.lastrowid, thread_token(row[0]), terms),  # type: ignore[attr-defined]
+        )
+
+    def unindex(self, cur: Cursor, thread_id: str, from_turn: int) -> None:
+        rows = cur.execute(
+            "SELECT id, language, messages FROM memoria_turns WHERE thread_id = ? AND turn >= ?",
+            (thread_id, from_turn),
+        ).fetchall()
+        token = thread_token(thread_id)
+        cur.executemany(
+            "INSERT INTO memoria_search (memoria_search, rowid, thread, terms) "
+            "VALUES ('delete', ?, ?, ?)",
+            [(row_id, token, terms) for row_id, terms in indexed_rows(rows)],
+        )
+
+    def index_copied(self, cur: Cursor, thread_id: str) -> None:
+        self._reindex_thread(cur, thread_id, None)
+
+    def retag(self, cur: Cursor, old: str, new: str) -> None:
+        self._reindex_thread(cur, new, old)
+
+    def _reindex_thread(self, cur: Cursor, thread_id: str, old: str | None) -> None:
+        """Index the thread's rows under its token, first dropping their entries under `old`'s
+        (the terms, analysed once, are the same for both)."""
+        rows = cur.execute(
+            "SELECT id, language, messages FROM memoria_turns WHERE thread_id = ?", (thread_id,)
+        ).fetchall()
+        entries = indexed_rows(rows)
+        if old is not None:
+            token = thread_token(old)
+            cur.executemany(
+                "INSERT INTO memoria_search (memoria_search, rowid, thread, terms) "
+                "VALUES ('delete', ?, ?, ?)",
+                [(row_id, token, terms) for row_id, terms in entries],
+            )
+        token = thread_token(thread_id)
+        cur.executemany(
+            "INSERT INTO memoria_search (rowid, thread, terms) VALUES (?, ?, ?)",
+            [(row_id, token, terms) for row_id, terms in entries],
+        )
+
+    def match_thread(
+        self, thread_id: str, terms: Sequence[str], *, before: int, limit: int
+    ) -> list[SearchHit]:
+        query = f'thread : "{thread_token(thread_id)}" AND terms : ({fts5_query(terms)})'
+        rows = self.read(
+            "SELECT t.thread_id, t.turn, bm25(memoria_search, 0.0, 1.0) AS score, t.created_at, "
+            "t.messages FROM memoria_search JOIN memoria_turns AS t ON t.id = memoria_search.rowid "
+            "WHERE memoria_search MATCH ? AND t.thread_id = ? AND t.turn < ? "
+            "ORDER BY score, t.turn DESC LIMIT ?",
+            (query, thread_id, before, limit),
+        )
+        return [_hit(row) for row in rows]
+
+    def match_all(
+        self, terms: Sequence[str], *, language: str, thread_id: str | None, limit: int
+    ) -> list[SearchHit]:
+        query = f"terms : ({fts5_query(terms)})"
+        if thread_id is not None:
+            query = f'thread : "{thread_token(thread_id)}" AND {query}'
+        rows = self.read(
+            "SELECT t.thread_id, t.turn, bm25(memoria_search, 0.0, 1.0) AS score, "
+            "t.created_at, t.messages FROM memoria_search JOIN memoria_turns AS t "
+            "ON t.id = memoria_search.rowid WHERE memoria_search MATCH ? AND t.language = ? "
+            "AND (? IS NULL OR t.thread_id = ?) ORDER BY score LIMIT ?",
+            (query, language, thread_id, thread_id, limit),
+        )
+        return [_hit(row) for row in rows]
+
+    def term_frequencies(self, terms: Sequence[str]) -> tuple[dict[str, int], int]:
+        """How many turns hold each term, and how many turns there are, over the whole database
+        (FTS5's vocabulary). Counting a term reads its whole posting list, so frequent terms are
+        remembered: once a term is in more than FREQUENT_SHARE of the turns, it counts as that
+        frequent until the archive doubles."""
+        total = self._turn_total()
+        counts: dict[str, int] = {}
+        for term in terms:
+            remembered = self._frequent.get(term)
+            if remembered is not None and total < 2 * remembered[1]:
+                counts[term] = remembered[0]
+        unknown = [term for term in dict.fromkeys(terms) if term not in counts]
+        if unknown:
+            counts.update(dict.fromkeys(unknown, 0))
+            marks = ", ".join("?" * len(unknown))
+            for term, docs in self.read(
+                f"SELECT term, doc FROM memoria_vocabulary WHERE term IN ({marks})", unknown
+            ):
+                counts[term] = int(docs)
+                if docs > FREQUENT_SHARE * total:
+                    self._frequent[term] = (int(docs), int(total))
+        return counts, int(total)
+
     def _turn_total(self) -> int:
         """Turns in all threads; counted again only after another connection has committed."""
         with self._lock:
@@ -259,292 +384,32 @@ class SqliteArchive:
                 self._total = (version, int(total))
             return self._total[1]
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        with self._lock:
-            return self.conn.execute(sql, params).fetchall()
 
-    def close(self) -> None:
-        with self._lock:  # never under a query another thread (a cancelled turn's) is running
-            self.conn.close()
-
-    # Writing
-
-    def archive(self, thread_id: str, turn: ArchivedTurn, language: str) -> None:
-        with self._transaction() as cur:
-            (before,) = cur.execute(
-                "SELECT coalesce((SELECT turns FROM memoria_threads WHERE thread_id = ?), 0)",
-                (thread_id,),
-            ).fetchone()
-            _remove_turns(cur, thread_id, turn.number)
-            _insert_turn(cur, thread_id, turn, language)
-            title = title_of(turn.messages) if turn.number == 0 else ""
-            cur.execute(
-                "INSERT INTO memoria_threads (thread_id, created_at, updated_at, title, language, "
-                "turns) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO UPDATE SET "
-                "updated_at = excluded.updated_at, turns = excluded.turns, "
-                "title = CASE WHEN memoria_threads.title = '' THEN excluded.title "
-                "ELSE memoria_threads.title END, "
-                "language = CASE WHEN memoria_threads.language = '' THEN excluded.language "
-                "ELSE memoria_threads.language END",
-                (thread_id, turn.created_at, turn.created_at, title, language, turn.number + 1),
-            )
-            self._turns_added = turn.number + 1 - before
-
-    def discard(self, thread_id: str, from_turn: int) -> None:
-        with self._transaction() as cur:
-            _remove_turns(cur, thread_id, from_turn)
-            cur.execute(
-                "UPDATE memoria_threads SET turns = ? WHERE thread_id = ? AND turns > ?",
-                (from_turn, thread_id, from_turn),
-            )
-
-    def delete(self, thread_id: str) -> None:
-        with self._transaction() as cur:
-            _remove_turns(cur, thread_id)
-            cur.execute("DELETE FROM memoria_threads WHERE thread_id = ?", (thread_id,))
-
-    def import_thread(
-        self, record: ThreadRecord, turns: Sequence[ArchivedTurn], language: str
-    ) -> None:
-        with self._transaction() as cur:
-            _remove_turns(cur, record.thread_id)
-            for turn in turns:
-                _insert_turn(cur, record.thread_id, turn, language)
-            _upsert_record(cur, record, language)
-
-    def copy(self, source: str, target: str, *, turns: int) -> None:
-        record = self.thread(source)
-        language = self.thread_language(source) or "en"
-        copied = self.read(source, stop=turns)
-        with self._transaction() as cur:
-            _remove_turns(cur, target)
-            for turn in copied:
-                _insert_turn(cur, target, turn, language)
-            now = now_iso()
-            _upsert_record(
-                cur,
-                ThreadRecord(
-                    target,
-                    created_at=now,
-                    updated_at=now,
-                    title=record.title
-                    if record
-                    else title_of(copied[0].messages)
-                    if copied
-                    else "",
-                ),
-                language,
-            )
-
-    def rename(self, old: str, new: str) -> None:
-        record = self.thread(old)
-        language = self.thread_language(old) or "en"
-        turns = self.read(old)
-        with self._transaction() as cur:
-            _remove_turns(cur, old)
-            cur.execute("DELETE FROM memoria_threads WHERE thread_id = ?", (old,))
-            for turn in turns:
-                _insert_turn(cur, new, turn, language)
-            if record is not None:
-                _upsert_record(cur, ThreadRecord(new, *_record_fields(record)), language)
-
-    def mark_pending(self, target: str, operation: str, source: str = "") -> None:
-        with self._transaction() as cur:
-            cur.execute(
-                "INSERT OR REPLACE INTO memoria_meta (key, value) VALUES (?, ?)",
-                (PENDING + target, json.dumps({"operation": operation, "source": source})),
-            )
-
-    def clear_pending(self, target: str) -> None:
-        with self._transaction() as cur:
-            cur.execute("DELETE FROM memoria_meta WHERE key = ?", (PENDING + target,))
-
-    def pending(self) -> dict[str, dict[str, str]]:
-        rows = self._read(
-            "SELECT key, value FROM memoria_meta WHERE substr(key, 1, ?) = ?",
-            (len(PENDING), PENDING),
-        )
-        return {key[len(PENDING) :]: json.loads(value) for key, value in rows}
-
-    # Reading
-
-    def read(self, thread_id: str, *, stop: int | None = None) -> list[ArchivedTurn]:
-        rows = self._read(
-            "SELECT turn, created_at, messages, summary, folded FROM memoria_turns "
-            "WHERE thread_id = ? AND turn < ? ORDER BY turn",
-            (thread_id, 2**62 if stop is None else stop),
-        )
-        return [
-            ArchivedTurn(turn, decode_messages(raw), created_at, unpack_summary(summary), folded)
-            for turn, created_at, raw, summary, folded in rows
-        ]
-
-    def thread_language(self, thread_id: str) -> str | None:
-        rows = self._read(
-            "SELECT language FROM memoria_threads WHERE thread_id = ? AND language != ''",
-            (thread_id,),
-        )
-        return rows[0][0] if rows else None
-
-    def search(
-        self, thread_id: str, terms: Sequence[str], *, before: int, limit: int
-    ) -> list[SearchHit]:
-        if not terms or before <= 0 or limit <= 0:
-            return []
-        query = f'thread : "{thread_token(thread_id)}" AND terms : ({fts5_query(terms)})'
-        rows = self._read(
-            "SELECT t.thread_id, t.turn, bm25(memoria_search, 0.0, 1.0) AS score, t.created_at, "
-            "t.messages FROM memoria_search JOIN memoria_turns AS t ON t.id = memoria_search.rowid "
-            "WHERE memoria_search MATCH ? AND t.thread_id = ? AND t.turn < ? "
-            "ORDER BY score, t.turn DESC LIMIT ?",
-            (query, thread_id, before, limit),
-        )
-        return [_hit(row) for row in rows]
-
-    def term_frequencies(self, thread_id: str, terms: Sequence[str]) -> tuple[dict[str, int], int]:
-        """How many turns hold each term, and how many turns there are, over the whole database
-        (FTS5's vocabulary; per thread it would cost a search per term). Counting a term reads
-        its whole posting list, so frequent terms are remembered: once a term is in more than
-        FREQUENT_SHARE of the turns, it counts as that frequent until the archive doubles."""
-        if not terms:
-            return {}, 0
-        total = self._turn_total()
-        counts: dict[str, int] = {}
-        for term in terms:
-            remembered = self._frequent.get(term)
-            if remembered is not None and total < 2 * remembered[1]:
-                counts[term] = remembered[0]
-        unknown = [term for term in dict.fromkeys(terms) if term not in counts]
-        if unknown:
-            counts.update(dict.fromkeys(unknown, 0))
-            marks = ", ".join("?" * len(unknown))
-            for term, docs in self._read(
-                f"SELECT term, doc FROM memoria_vocabulary WHERE term IN ({marks})", unknown
-            ):
-                counts[term] = int(docs)
-                if docs > FREQUENT_SHARE * total:
-                    self._frequent[term] = (int(docs), int(total))
-        return counts, int(total)
-
-    def search_all(
-        self, text: str, *, thread_id: str | None = None, limit: int = 10
-    ) -> list[SearchHit]:
-        hits: list[SearchHit] = []
-        for (language,) in self._read("SELECT DISTINCT language FROM memoria_turns"):
-            terms = search_terms(text, language)
-            if not terms:
-                continue
-            query = f"terms : ({fts5_query(terms)})"
-            if thread_id is not None:
-                query = f'thread : "{thread_token(thread_id)}" AND {query}'
-            rows = self._read(
-                "SELECT t.thread_id, t.turn, bm25(memoria_search, 0.0, 1.0) AS score, "
-                "t.created_at, t.messages FROM memoria_search JOIN memoria_turns AS t "
-                "ON t.id = memoria_search.rowid WHERE memoria_search MATCH ? AND t.language = ? "
-                "AND (? IS NULL OR t.thread_id = ?) ORDER BY score LIMIT ?",
-                (query, language, thread_id, thread_id, limit),
-            )
-            hits.extend(_hit(row) for row in rows)
-        return sorted(hits, key=lambda hit: -hit.score)[:limit]
-
-    def infos(self, limit: int | None = None, thread_id: str | None = None) -> list[ThreadInfo]:
-        return infos(
-            self._read(SQLITE_LIST, (thread_id, thread_id, -1 if limit is None else limit))
-        )
-
-    def threads(self, limit: int | None = None) -> list[ThreadRecord]:
-        rows = self._read(
-            "SELECT thread_id, created_at, updated_at, title, language, turns FROM memoria_threads "
-            "ORDER BY updated_at DESC, thread_id LIMIT ?",
-            (-1 if limit is None else limit,),
-        )
-        return [ThreadRecord(*row) for row in rows]
-
-    def thread(self, thread_id: str) -> ThreadRecord | None:
-        rows = self._read(
-            "SELECT thread_id, created_at, updated_at, title, language, turns FROM memoria_threads "
-            "WHERE thread_id = ?",
-            (thread_id,),
-        )
-        return ThreadRecord(*rows[0]) if rows else None
-
-    def size(self, thread_id: str) -> int:
-        (size,) = self._read(
-            "SELECT coalesce(sum(length(messages) + coalesce(length(summary), 0)), 0) "
-            "FROM memoria_turns WHERE thread_id = ?",
-            (thread_id,),
-        )[0]
-        return int(size)
-
-
-def _insert_turn(cur: sqlite3.Cursor, thread_id: str, turn: ArchivedTurn, language: str) -> None:
-    cur.execute(
-        "INSERT INTO memoria_turns (thread_id, turn, language, created_at, messages, summary, "
-        "folded) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            thread_id,
-            turn.number,
-            language,
-            turn.created_at,
-            _dump_messages(turn.messages),
-            pack_summary(turn.summary),
-            turn.folded,
-        ),
-    )
-    cur.execute(
-        "INSERT INTO memoria_search (rowid, thread, terms) VALUES (?, ?, ?)",
-        (cur.lastrowid, thread_token(thread_id), index_terms(turn.messages, language)),
-    )
-
-
-def _remove_turns(cur: sqlite3.Cursor, thread_id: str, from_turn: int = 0) -> None:
-    """Delete the thread's turns numbered `from_turn` or later, and their index entries."""
-    rows = cur.execute(
-        "SELECT id, language, messages FROM memoria_turns WHERE thread_id = ? AND turn >= ?",
-        (thread_id, from_turn),
-    ).fetchall()
-    token = thread_token(thread_id)
-    cur.executemany(
-        "INSERT INTO memoria_search (memoria_search, rowid, thread, terms) "
-        "VALUES ('delete', ?, ?, ?)",
-        [(row_id, token, index_terms(decode_messages(raw), lang)) for row_id, lang, raw in rows],
-    )
-    cur.executemany("DELETE FROM memoria_turns WHERE id = ?", [(row[0],) for row in rows])
-
-
-def _hit(row: tuple) -> SearchHit:
+def _hit(row: Sequence[Any]) -> SearchHit:
     thread_id, turn, score, created_at, raw = row
     return SearchHit(thread_id, turn, -score, created_at, raw)
 
 
-def _record_fields(record: ThreadRecord) -> tuple[str, str, str]:
-    return record.created_at, record.updated_at, record.title
+def _columns(conn: sqlite3.Connection, table: str) -> tuple[str, ...]:
+    # PRAGMA takes no parameters; `table` is one of LangGraph's table names, never user input.
+    return tuple(row[1] for row in conn.execute(f"PRAGMA table_info({table})"))
 
 
-def _upsert_record(cur: sqlite3.Cursor, record: ThreadRecord, language: str) -> None:
-    """The thread's record, its turn count taken from its archived turns."""
-    cur.execute(
-        "INSERT OR REPLACE INTO memoria_threads (thread_id, created_at, updated_at, title, "
-        "language, turns) VALUES (?, ?, ?, ?, ?, "
-        "(SELECT count(*) FROM memoria_turns WHERE thread_id = ?))",
-        (
-            record.thread_id,
-            record.created_at,
-            record.updated_at,
-            record.title,
-            language,
-            record.thread_id,
-        ),
-    )
+@functools.cache
+def _saver_schema() -> dict[str, tuple[str, tuple[str, ...]]]:
+    """LangGraph's checkpoint tables as its `SqliteSaver.setup` makes them: name -> (DDL, columns)."""
+    with closing(sqlite3.connect(":memory:")) as scratch:
+        SqliteSaver(scratch).setup()
+        return {
+            name: (ddl, _columns(scratch, name))
+            for name, ddl in scratch.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
+                schema.SQLITE.saver,
+            )
+        }
 
 
-def _dump_messages(messages: Sequence[Any]) -> str:
-    return json.dumps(
-        [encode_message(m) for m in messages], ensure_ascii=False, separators=(",", ":")
-    )
-
-
-# Opening, schema, upgrades
+# Opening
 
 
 def _connect(target: str, *, read_only: bool) -> sqlite3.Connection:
@@ -563,152 +428,9 @@ def _connect(target: str, *, read_only: bool) -> sqlite3.Connection:
     return conn
 
 
-def _tables(conn: sqlite3.Connection) -> set[str]:
-    rows = conn.execute(
-        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
-        "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'memoria_search_%'"
-    ).fetchall()
-    return {row[0] for row in rows}
-
-
-def _meta(conn: sqlite3.Connection) -> dict[str, str]:
-    return dict(conn.execute("SELECT key, value FROM memoria_meta").fetchall())
-
-
-def _layout(conn: sqlite3.Connection, display: str = "") -> str:
-    """See `layout_of`; a database a newer Memoria wrote is refused here."""
-    layout = layout_of(
-        _tables(conn), lambda: _meta(conn), V1_SIGNATURE, V1_TABLES, set(MEMORIA_TABLES)
-    )
-    if layout == "newer":
-        raise newer_database(display, _meta(conn))
-    return layout
-
-
 def _prepare(conn: sqlite3.Connection, path: Path, *, init: bool) -> None:
-    """Create or upgrade Memoria's schema. Runs under the setup lock, in one transaction: a failure
-    leaves the file exactly as it was."""
-    layout = _layout(conn, str(path))
-    if layout == "memoria":
-        return
-    tables = _tables(conn)
-    if layout == "foreign":
-        if not init:
-            shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
-            raise DatabaseOpenError(
-                f"{path} is not a Memoria database (it holds {shown}); "
-                "pass --init-db to add Memoria's tables to it"
-            )
-        if clash := _clashing_table(conn, tables):
-            raise DatabaseOpenError(
-                f"{path} already has a table named {clash} that is not Memoria's: "
-                "Memoria cannot use this database"
-            )
-    if layout == "empty":
-        # Only effective on a new file: 16 KiB pages pack a turn's row (a few KB) with less slack
-        # than 4 KiB ones (1.44x the raw text against 1.51x), and incremental auto-vacuum lets
-        # deleting a thread give its space back to the file.
-        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
-        conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        if "memoria_meta" not in tables:
-            for statement in _statements(SCHEMA):
-                conn.execute(statement)
-            _create_saver_tables(conn)
-            if "store" in tables:
-                _migrate_v1(conn)
-        elif layout == "reindex":
-            _rebuild_index(conn)
-        conn.executemany(
-            "INSERT OR REPLACE INTO memoria_meta (key, value) VALUES (?, ?)",
-            [("schema", SCHEMA_VERSION), ("analyzer", ANALYZER_VERSION)],
-        )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-def _statements(script: str) -> list[str]:
-    return [s.strip() for s in script.split(";") if s.strip()]
-
-
-@functools.cache
-def _saver_schema() -> dict[str, tuple[str, tuple[str, ...]]]:
-    """LangGraph's checkpoint tables as its `SqliteSaver.setup` makes them: name -> (DDL, columns)."""
-    with closing(sqlite3.connect(":memory:")) as scratch:
-        SqliteSaver(scratch).setup()
-        return {
-            name: (
-                ddl,
-                tuple(row[1] for row in scratch.execute(f"PRAGMA table_info({name})")),
-            )
-            for name, ddl in scratch.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN (?, ?)",
-                SAVER_TABLES,
-            )
-        }
-
-
-def _create_saver_tables(conn: sqlite3.Connection) -> None:
-    """The checkpoint tables, created inside our transaction so that setup is all-or-nothing;
-    `SqliteSaver.setup` (run afterwards) finds them and only adds what a newer LangGraph needs."""
-    for ddl, _ in _saver_schema().values():
-        conn.execute(ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1))
-
-
-def _clashing_table(conn: sqlite3.Connection, tables: set[str]) -> str | None:
-    """A table of ours, or one of LangGraph's with other columns, already in a foreign database."""
-    for name in sorted(set(MEMORIA_TABLES) & tables):
-        return name
-    for name, (_, columns) in _saver_schema().items():
-        if name in tables:
-            existing = tuple(row[1] for row in conn.execute(f"PRAGMA table_info({name})"))
-            if existing != columns:
-                return name
-    return None
-
-
-def _migrate_v1(conn: sqlite3.Connection) -> None:
-    """Move Memoria 0.1 transcripts (items of LangGraph's store) into `memoria_turns` and index them."""
-    rows = conn.execute(
-        "SELECT prefix, key, value, created_at FROM store WHERE prefix LIKE ? ESCAPE '\\'",
-        (TRANSCRIPT_NAMESPACE.replace("_", "\\_") + ".%",),
-    ).fetchall()
-    turns = (
-        (
-            prefix,
-            ArchivedTurn(
-                int(key),
-                decode_messages(json.loads(value)["messages"]),
-                str(created_at).replace(" ", "T"),
-            ),
-        )
-        for prefix, key, value, created_at in rows
-    )
-    cur = conn.cursor()
-    for record, language, thread_turns in v1_threads(turns):
-        for turn in thread_turns:
-            _insert_turn(cur, record.thread_id, turn, language)
-        _upsert_record(cur, record, language)
-    conn.execute(
-        "DELETE FROM store WHERE prefix LIKE ? ESCAPE '\\'",
-        (TRANSCRIPT_NAMESPACE.replace("_", "\\_") + ".%",),
-    )
-
-
-def _rebuild_index(conn: sqlite3.Connection) -> None:
-    """The text analysis changed: index every turn again with the new one."""
-    conn.execute("INSERT INTO memoria_search (memoria_search) VALUES ('delete-all')")
-    rows = conn.execute("SELECT id, thread_id, language, messages FROM memoria_turns").fetchall()
-    conn.executemany(
-        "INSERT INTO memoria_search (rowid, thread, terms) VALUES (?, ?, ?)",
-        [
-            (row_id, thread_token(thread_id), index_terms(decode_messages(raw), language))
-            for row_id, thread_id, language, raw in rows
-        ],
-    )
+    """Create or upgrade Memoria's schema (`schema.prepare`), under the setup lock."""
+    schema.prepare(SqliteDialect(conn), str(path), init=init, analyzer=ANALYZER_VERSION)
 
 
 @contextmanager
@@ -727,16 +449,16 @@ def open_sqlite(
                     raise NoDatabaseError(f"no database at {path}")
                 _refuse_hard_links(path)
                 conn = stack.enter_context(closing(_connect(str(path), read_only=True)))
-                layout = _layout(conn, str(path))
-                if layout == "foreign":
-                    raise DatabaseOpenError(f"{path} is not a Memoria database")
+                probe = SqliteDialect(conn)
+                layout = schema.classify(probe.table_names(), probe.read_meta, schema.SQLITE)
+                schema.check_readable(layout, str(path), ANALYZER_VERSION)
                 # Reading never rebuilds an index another analysis built (it reads it as it
                 # is); only Memoria 0.1's data, which has no index yet, is upgraded once.
-                if layout == "upgrade":
+                if layout.kind == "upgrade":
                     conn.close()
                     _upgrade_in_place(path)
                     conn = stack.enter_context(closing(_connect(str(path), read_only=True)))
-                if layout == "empty":
+                if layout.kind == "empty":
                     raise NoDatabaseError(f"no threads yet in {path}")
                 locks = None
                 saver_conn = stack.enter_context(closing(_connect(str(path), read_only=True)))
@@ -766,7 +488,7 @@ def open_sqlite(
             if not read_only:
                 with locks.setup():  # type: ignore[union-attr]
                     saver.setup()
-            archive = SqliteArchive(archive_conn)
+            archive = ThreadArchive(SqliteDialect(archive_conn))
             # A cancelled turn's worker may still be inside a query when the database is closed,
             # and sqlite3 crashes the process if a connection is closed under a running call:
             # close each one under the lock its users hold (its `closing` then does nothing).
@@ -777,15 +499,7 @@ def open_sqlite(
         except OSError as exc:
             reason = exc.strerror or first_line(exc)
             raise DatabaseOpenError(f"cannot open the database {path}: {reason}") from exc
-        yield Database(
-            location=location,
-            checkpointer=saver,
-            archive=archive,
-            locks=locks,
-            checkpoint_bytes=lambda thread_id: _checkpoint_bytes(saver, thread_id),
-            reclaim=lambda: _reclaim(saver),
-            read_only=read_only,
-        )
+        yield SqliteDatabase(location, saver, archive, locks, read_only=read_only)
 
 
 def _close_under_lock(saver: MemoriaSqliteSaver) -> None:
@@ -820,22 +534,16 @@ def _upgrade_in_place(path: Path) -> None:
         locks.close()
 
 
-def _checkpoint_bytes(saver: MemoriaSqliteSaver, thread_id: str) -> int:
-    with saver.cursor(transaction=False) as cur:
-        (size,) = cur.execute(
-            "SELECT coalesce(sum(length(checkpoint) + length(metadata)), 0) FROM checkpoints "
-            "WHERE thread_id = ?",
-            (thread_id,),
-        ).fetchone()
-    return int(size)
+class SqliteDatabase(Database):
+    checkpointer: MemoriaSqliteSaver
 
-
-def _reclaim(saver: MemoriaSqliteSaver) -> None:
-    with saver.cursor(transaction=False):
-        # Deleting from a contentless FTS5 index only records tombstones; merging its segments
-        # drops them, so that the pages can be freed. executescript steps the vacuum pragma to
-        # the end; `execute` would free a single page.
-        saver.conn.executescript(
-            "INSERT INTO memoria_search (memoria_search) VALUES ('optimize'); "
-            "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"
-        )
+    def reclaim(self) -> None:
+        saver = self.checkpointer
+        with saver.cursor(transaction=False):
+            # Deleting from a contentless FTS5 index only records tombstones; merging its
+            # segments drops them, so that the pages can be freed. executescript steps the vacuum
+            # pragma to the end; `execute` would free a single page.
+            saver.conn.executescript(
+                "INSERT INTO memoria_search (memoria_search) VALUES ('optimize'); "
+                "PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"
+            )

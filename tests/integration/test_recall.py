@@ -281,28 +281,30 @@ def test_the_sqlite_turn_count_behind_common_terms_stays_exact_across_writers(tm
     path = str(tmp_path / "count.sqlite")
 
     def summed(agent) -> int:
-        return agent.archive.conn.execute("SELECT sum(turns) FROM memoria_threads").fetchone()[0]
+        return agent.archive.dialect.conn.execute(
+            "SELECT sum(turns) FROM memoria_threads"
+        ).fetchone()[0]
 
     with agent_on(path) as agent, agent_on(path) as other:
         converse(agent, "a", fillers(4))
-        assert agent.archive._turn_total() == summed(agent) == 4
+        assert agent.archive.dialect._turn_total() == summed(agent) == 4
         converse(agent, "a", fillers(2))
         converse(agent, "b", fillers(3))
-        assert agent.archive._turn_total() == summed(agent) == 9
+        assert agent.archive.dialect._turn_total() == summed(agent) == 9
         converse(other, "c", fillers(5))  # another connection: its commits change data_version
-        assert agent.archive._turn_total() == summed(agent) == 14
+        assert agent.archive.dialect._turn_total() == summed(agent) == 14
         converse(agent, "a", ["y esta sí llega"])
-        assert agent.archive._turn_total() == summed(agent) == 15
+        assert agent.archive.dialect._turn_total() == summed(agent) == 15
         agent.delete_thread("c")
-        assert agent.archive._turn_total() == summed(agent) == 10
+        assert agent.archive.dialect._turn_total() == summed(agent) == 10
         converse(other, "c", fillers(4))
-        assert agent.archive._turn_total() == summed(agent) == 14
+        assert agent.archive.dialect._turn_total() == summed(agent) == 14
         agent.fork_thread("b", at=2, new="b2")
-        assert agent.archive._turn_total() == summed(agent) == 16
+        assert agent.archive.dialect._turn_total() == summed(agent) == 16
         agent.delete_thread("a")
-        assert agent.archive._turn_total() == summed(agent) == 9
+        assert agent.archive.dialect._turn_total() == summed(agent) == 9
         converse(agent, "b", fillers(1))
-        assert agent.archive._turn_total() == summed(agent) == 10
+        assert agent.archive.dialect._turn_total() == summed(agent) == 10
 
 
 @pytest.mark.parametrize("size", [20_000, 30_000])
