@@ -1,29 +1,79 @@
 """Processes run as a user runs them, for the end-to-end tests: a clean environment, output read
-as it comes (with the time each piece arrived), Ctrl-C sent as a terminal would."""
+as it comes (with the time each piece arrived), Ctrl-C sent as a terminal would, `memoria chat`
+in a real terminal."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
 import sys
+import termios
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import pexpect
+import slow_echo
+
 MEMORIA = str(Path(sys.executable).with_name("memoria"))
+SLOW_MEMORIA = slow_echo.command()
+"""`memoria`, with `--model echo:<seconds>` a slow echo model (see `slow_echo`)."""
+TESTS = Path(__file__).resolve().parent
 TIMEOUT = 120.0
 """Seconds any one process may take before the test calls it a hang (startup alone is several
 seconds on a loaded two-core machine)."""
+PROMPT = "you> "
+"""The chat's prompt, at a terminal."""
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without the developer's keys and Memoria settings, with `extra` on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
+    env.update(extra)
+    return env
 
 
 def user_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The environment a user's shell would give `memoria`: no developer keys or settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
-    env["XDG_STATE_HOME"] = str(tmp_path / "state")
-    env.update(extra)
-    return env
+    """The environment a user's shell would give `memoria`: no developer keys or settings, and
+    a state folder (input history) of its own."""
+    return clean_env(XDG_STATE_HOME=str(tmp_path / "state"), **extra)
+
+
+def spawn_chat(
+    tmp_path: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    program: list[str] | None = None,
+) -> tuple[pexpect.spawn, io.StringIO]:
+    """`memoria chat ARGS` (or `program chat ARGS`, e.g. SLOW_MEMORIA) in a terminal of its own
+    (TERM=dumb, so no colours), with `env` (by default `user_env(tmp_path)`); returns the child
+    and what it has printed so far."""
+    log = io.StringIO()
+    command = program or [MEMORIA]
+    child = pexpect.spawn(
+        command[0],
+        [*command[1:], "chat", *args],
+        env={**(env or user_env(tmp_path)), "TERM": "dumb"},
+        encoding="utf-8",
+        timeout=TIMEOUT,
+        dimensions=(50, 200),
+        preexec_fn=no_flush_on_ctrl_c,
+    )
+    child.logfile_read = log
+    return child, log
+
+
+def no_flush_on_ctrl_c() -> None:
+    """In the chat's terminal, Ctrl-C does not discard output not yet read. By default the
+    terminal drops what the program wrote and the test has not read yet when a Ctrl-C comes (as
+    the user's terminal would, were it that slow): a later Ctrl-C of a burst would take the
+    "[interrupted" line that answered the first with it."""
+    attributes = termios.tcgetattr(0)
+    attributes[3] |= termios.NOFLSH
+    termios.tcsetattr(0, termios.TCSANOW, attributes)
 
 
 class Running:
