@@ -18,7 +18,7 @@ else
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF
 endif
 
-.PHONY: install chat test test-quick crash lint format bench bench-recall bench-agent bench-startup clean
+.PHONY: install chat test test-quick crash lint format bench bench-turn bench-recall bench-agent bench-startup clean
 
 install: $(STAMP)
 
@@ -61,6 +61,10 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
+
+# Where a turn's time goes: each node, the checkpoint write, the prune, the hand-overs (~10 s).
+bench-turn: $(STAMP)
+	$(BIN)/python -m bench.turn_split $(ARGS)
 
 # Recall: evidence in view and prompt size per preset on both generated sets (assistant and
 # two-person chats), against a plain FTS5 search in recall's place (~12 min). Variants of the recall

@@ -3,6 +3,9 @@
 Runs Memoria and three anchors on one workload in one process, prints a Markdown table (per-turn
 overhead at turns 10, 100 and 1,000, database size and its ratio to the raw text, prompt tokens per
 preset at turn 200) and draws the growth curves to a PNG.
+
+Each system first runs `--warm-up` turns on a throwaway instance of its own, so that no system's
+turn 10 pays for imports, first calls and caches that whichever ran before it has paid already.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.systems import MemoriaSystem, System, make_systems
+from bench.systems import MemoriaSystem, System, SystemFactory, make_systems
 from memoria.memory import PRESETS
 
 MARKS = (10, 100, 1000)
@@ -51,6 +54,19 @@ def message(turn: int, rng: random.Random) -> str:
 def size_points(turns: int) -> list[int]:
     points = [p for p in (1, 3, 6, 15, 30, 60, 150, 300, 600) if p < turns]
     return [*points, turns]
+
+
+WARM_UP = 20
+
+
+def warm_up(make: SystemFactory, turns: int) -> None:
+    """Run `turns` turns of another workload on a throwaway instance of the system."""
+    rng = random.Random(1)
+    with tempfile.TemporaryDirectory(prefix="memoria-warm-up-") as directory:
+        system = make(Path(directory))
+        for turn in range(1, turns + 1):
+            system.turn(message(turn, rng))
+        system.close()
 
 
 def run(system: System, turns: int, budget_seconds: float) -> dict:
@@ -155,13 +171,23 @@ def main() -> None:
         default=os.environ.get("MEMORIA_BENCH_POSTGRES", DEFAULT_POSTGRES),
         help="server URL for the Postgres column ('' to leave it out); a database is created on it",
     )
+    parser.add_argument(
+        "--warm-up",
+        type=int,
+        default=WARM_UP,
+        help="turns each system runs on a throwaway instance before it is measured (0: none)",
+    )
     parser.add_argument("--plot", type=Path, default=Path("bench/growth.png"))
     parser.add_argument("--json", type=Path, default=Path("bench/out/results.json"))
     args = parser.parse_args()
 
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory(prefix="memoria-bench-") as tmp:
-        for system in make_systems(Path(tmp), args.postgres or None):
+        for index, make in enumerate(make_systems(args.postgres or None)):
+            warm_up(make, args.warm_up)
+            directory = Path(tmp) / str(index)
+            directory.mkdir()
+            system = make(directory)
             result = run(system, args.turns, args.budget)
             system.close()
             # Raw text: UTF-8 bytes of every message (the human one and its echoed reply).

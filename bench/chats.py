@@ -26,20 +26,23 @@ statistics and one conversation's questions with their evidence.
 from __future__ import annotations
 
 import functools
-import json
 import random
 import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from bench.conversations import LANGUAGES, Conversation, Question, question_problems
+from bench.conversations import (
+    LANGUAGES,
+    Conversation,
+    Question,
+    load_data,
+    question_problems,
+)
 
 CHAT_KINDS = ("single", "multi", "temporal", "inference")
 DEFAULT_SEED = 20261208
-DATA = Path(__file__).with_name("data")
 
 FACTS_FROM, FACTS_UNTIL = 0.03, 0.75  # facts are said in this part of the conversation
 QUESTION_START = 0.80  # questions come in the last 20%
@@ -61,11 +64,7 @@ class Person:
 @functools.cache
 def bank(language: str) -> dict[str, Any]:
     """The word banks and templates of one language, checked."""
-    data = json.loads((DATA / f"chat_{language}.json").read_text(encoding="utf-8"))
-    problems = check_bank(data)
-    if problems:
-        raise ValueError(f"chat_{language}.json: " + "; ".join(problems[:10]))
-    return data
+    return load_data(f"chat_{language}", check_bank)
 
 
 def check_bank(data: dict[str, Any]) -> list[str]:

@@ -5,8 +5,13 @@
 - `messages-state`: LangGraph's plain `MessagesState` + `SqliteSaver`, one echo node.
 - `delta-channel`: the same, with the messages in LangGraph's beta `DeltaChannel`.
 - `seed-pickle`: the seed's `ConversationBufferMemory`, pickled to a file after every turn.
+- `langgraph floor`: not a memory: Memoria's graph shape (its state, trim → recall → model →
+  archive, one checkpoint per run, pruned to the newest) with nodes that do nothing but echo, on
+  `SqliteSaver`. What LangGraph alone costs a turn of that shape, below which Memoria cannot go.
 
 Each exposes `turn(text) -> None` and `size() -> bytes on disk` (after a WAL checkpoint).
+`make_systems` returns a factory per system, so that the benchmark can warm each up on a throwaway
+instance of its own before the measured one.
 """
 
 from __future__ import annotations
@@ -16,11 +21,12 @@ import pickle
 import sqlite3
 import uuid
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Protocol, TypedDict
 from urllib.parse import urlsplit, urlunsplit
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
 from langgraph.channels.delta import DeltaChannel
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import START, MessagesState, StateGraph
@@ -59,12 +65,15 @@ class MemoriaSystem:
     def __init__(self, directory: Path, memory: str = "hybrid") -> None:
         self.path = directory / "memoria.sqlite"
         self.agent = Memoria(db=self.path, context=Context(model="echo", memory=memory))
+        self.last_report: dict[str, Any] = {}
 
     def turn(self, text: str) -> None:
-        self.agent.send(THREAD, text)
+        turn = self.agent.start(THREAD, text, streaming=False)
+        turn.wait()
+        self.last_report = turn.report
 
     def prompt_tokens(self) -> int:
-        return self.agent.state(THREAD).report["usage"]["input_tokens"]
+        return self.last_report["usage"]["input_tokens"]
 
     def size(self) -> int:
         return sqlite_size(self.path)
@@ -146,6 +155,65 @@ class LangGraphSystem:
         self.conn.close()
 
 
+class FloorSystem:
+    """Memoria's graph shape with no memory work: LangGraph's own cost of such a turn."""
+
+    name = "langgraph floor"
+
+    def __init__(self, directory: Path) -> None:
+        from memoria.state import InputState, OutputState, State
+
+        self.path = directory / "floor.sqlite"
+        self.conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.saver = SqliteSaver(self.conn)
+        builder = StateGraph(State, input_schema=InputState, output_schema=OutputState)
+        builder.add_node("trim", keep_last_ten)
+        for node in ("recall", "archive"):
+            builder.add_node(node, lambda state: {})
+        builder.add_node("model", echo_node_of_state)
+        builder.add_edge(START, "trim")
+        builder.add_edge("trim", "recall")
+        builder.add_edge("recall", "model")
+        builder.add_edge("model", "archive")
+        self.graph = builder.compile(checkpointer=self.saver)
+        self.config = {"configurable": {"thread_id": THREAD}}
+
+    def turn(self, text: str) -> None:
+        for _ in self.graph.stream(
+            {"messages": [HumanMessage(text)]},
+            self.config,
+            stream_mode=["updates"],
+            durability="exit",
+        ):
+            pass
+        # Memoria keeps one checkpoint per thread: the floor prunes too.
+        with self.saver.cursor() as cur:
+            (newest,) = cur.execute(
+                "SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ?", (THREAD,)
+            ).fetchone()
+            for table in ("checkpoints", "writes"):
+                cur.execute(
+                    f"DELETE FROM {table} WHERE thread_id = ? AND checkpoint_id < ?",
+                    (THREAD, newest),
+                )
+
+    def size(self) -> int:
+        return sqlite_size(self.path)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def keep_last_ten(state: Any) -> dict[str, Any]:
+    """A bounded view, as Memoria keeps: the oldest messages beyond ten leave the state."""
+    return {"messages": [RemoveMessage(id=m.id) for m in state.messages[:-10]]}
+
+
+def echo_node_of_state(state: Any) -> dict[str, Any]:
+    return {"messages": [AIMessage(state.messages[-1].content)]}
+
+
 class SeedPickleSystem:
     """The seed: `ConversationBufferMemory` feeding the model its buffer, pickled to memory.pkl."""
 
@@ -174,13 +242,18 @@ class SeedPickleSystem:
         pass
 
 
-def make_systems(directory: Path, postgres: str | None) -> list[System]:
-    systems: list[System] = [MemoriaSystem(directory)]
+SystemFactory = Callable[[Path], System]
+"""Makes a system whose files go in the given (existing, empty) folder."""
+
+
+def make_systems(postgres: str | None) -> list[SystemFactory]:
+    factories: list[SystemFactory] = [MemoriaSystem]
     if postgres:
-        systems.append(MemoriaPostgresSystem(postgres))
+        factories.append(lambda _: MemoriaPostgresSystem(postgres))
     return [
-        *systems,
-        LangGraphSystem(directory, "messages-state", MessagesState),
-        LangGraphSystem(directory, "delta-channel", DeltaState),
-        SeedPickleSystem(directory),
+        *factories,
+        lambda directory: LangGraphSystem(directory, "messages-state", MessagesState),
+        lambda directory: LangGraphSystem(directory, "delta-channel", DeltaState),
+        SeedPickleSystem,
+        FloorSystem,
     ]

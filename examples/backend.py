@@ -8,7 +8,7 @@
                                                           ({"id", "name", "content", "error"})
                                                           as the model uses tools, then `done`
                                                           (or `error`)
-    GET  /threads                                         -> every thread, most recent first
+    GET  /threads?limit=20                                -> the most recent threads (1 to 1000)
     GET  /threads/{thread_id}                             -> summary, counters and full transcript
 
 Configuration comes from the environment (`MEMORIA_MODEL`, `MEMORIA_MEMORY`, `MEMORIA_DB`,
@@ -26,9 +26,9 @@ import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
@@ -129,9 +129,9 @@ async def events(turn: Turn) -> AsyncIterator[str]:
 
 
 @app.get("/threads")
-def list_threads() -> list[dict[str, Any]]:
+def list_threads(limit: Annotated[int, Query(ge=1, le=1000)] = 20) -> list[dict[str, Any]]:
     assert agent is not None
-    return [info.as_dict() for info in agent.threads()]
+    return [info.as_dict() for info in agent.threads(limit)]
 
 
 @app.get("/threads/{thread_id}")

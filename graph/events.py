@@ -1,4 +1,4 @@
-"""What a running turn reports besides the reply's text: each tool call, then its result.
+"""What a turn streams: the reply's text, each tool call, then its result.
 
 `Turn.events()` (and `async for` over `Turn.aevents()`) yields the reply's text pieces as `str`,
 interleaved with `ToolCall` when the model asks for a tool and `ToolResult` when it has run, so a
@@ -7,7 +7,7 @@ terminal can show each call and a backend can stream them beside its tokens.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -58,3 +58,42 @@ def tool_events(update: Mapping[str, Any]) -> Iterator[ToolCall | ToolResult]:
                     message_text(message),
                     message.status == "error",
                 )
+
+
+def reply_piece(chunk: Any, metadata: Any) -> str:
+    """The reply text in a `stream_mode="messages"` event ("" for summaries and other nodes). A
+    model that does not stream sends its whole reply as one message, once."""
+    if metadata.get("langgraph_node") == "model" and isinstance(chunk, AIMessage):
+        return str(chunk.text)
+    return ""
+
+
+async def astream_reply(
+    graph: Any,
+    thread_id: str,
+    text: str,
+    *,
+    context: Any = None,
+) -> AsyncIterator[str]:
+    """Run one turn of Memoria's `graph` on a thread and yield the reply token by token (async).
+
+    Works with any async checkpointer, e.g. `AsyncSqliteSaver` or `AsyncPostgresSaver`:
+
+        async with AsyncSqliteSaver.from_conn_string("chat.sqlite") as saver:
+            graph = build_graph(checkpointer=saver)
+            async for piece in astream_reply(graph, "juan", "Hola", context=Context(model="echo")):
+                print(piece, end="")
+    """
+    from langchain_core.messages import HumanMessage
+
+    from memoria.context import Context
+    from memoria.ids import validate_thread_id
+
+    async for chunk, metadata in graph.astream(
+        {"messages": [HumanMessage(text)]},
+        {"configurable": {"thread_id": validate_thread_id(thread_id)}},
+        context=context or Context(),
+        stream_mode="messages",
+    ):
+        if piece := reply_piece(chunk, metadata):
+            yield piece

@@ -7,21 +7,16 @@ config, is checked under its lock by every write the worker makes (the transcrip
 checkpointer's `put` and `put_writes`), and cancelling takes the same lock: so either a write
 happened before the rollback (and the rollback removes it), or it sees the cancellation and stops.
 
-`pause` is the other side of cancelling: the one place, in a wait for a thread's lock, where a
-Ctrl-C may raise KeyboardInterrupt without leaving anything half done. Every lock wait goes
-through it by way of `wait_for`.
+Waiting for a thread's lock, the other place a turn can be given up, is `persistence.waiting`'s.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-
-from memoria.errors import ThreadBusyError
 
 FENCE_KEY = "__memoria_fence"
 """Configurable key of a turn's fence; the double underscore keeps it out of checkpoint metadata."""
@@ -49,34 +44,3 @@ def fenced(config: Mapping[str, Any] | None) -> Iterator[None]:
         if fence.cancelled:
             raise TurnCancelled("the turn was cancelled")
         yield
-
-
-LOCK_POLL_SECONDS = 0.02
-"""Between two tries for a lock that another turn holds."""
-
-_pausing = threading.local()
-
-
-def pause(seconds: float) -> None:
-    """Sleep between two tries for a lock. Nothing is taken or half-written across it, so a Ctrl-C
-    handler may raise KeyboardInterrupt here (it asks `pausing`): a turn waiting for a thread that
-    is busy elsewhere can be given up at once."""
-    _pausing.active = True
-    try:
-        time.sleep(seconds)
-    finally:
-        _pausing.active = False
-
-
-def pausing() -> bool:
-    """Whether this thread is inside `pause`."""
-    return getattr(_pausing, "active", False)
-
-
-def wait_for(attempt: Callable[[], bool], deadline: float, busy: str) -> None:
-    """Try `attempt` (a non-blocking lock) until it succeeds, pausing between tries; after
-    `deadline` (a `time.monotonic()` value), ThreadBusyError with the message `busy`."""
-    while not attempt():
-        if time.monotonic() >= deadline:
-            raise ThreadBusyError(busy)
-        pause(LOCK_POLL_SECONDS)

@@ -1,8 +1,9 @@
-"""Wiring: START -> trim -> [summarise ->] recall -> model -> [tools -> model ...] -> END.
+"""Wiring: START -> trim -> [summarise ->] recall -> model -> [tools -> model ...] -> archive -> END.
 
-`graph` is the module-level compiled graph that `langgraph.json` points at (the LangGraph server brings
-its own checkpointer and store; the transcript lives in that store); `build_graph` makes one for
-embedding, with your own models, summariser, tools, checkpointer and store or transcript.
+`build_graph` makes the graph for embedding, with your own models, summariser, tools, checkpointer
+and store or transcript; `memoria.studio` holds the one `langgraph.json` serves. The graph takes
+new messages (`InputState`) and returns the thread's memory (`OutputState`); its internal channels
+stay in the checkpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from langgraph.store.base import BaseStore
 
 from memoria.context import MAX_TOOL_ROUNDS, Context
 from memoria.nodes import (
-    Parts,
+    archive,
     call_model,
     recall,
     route_after_model,
@@ -28,8 +29,9 @@ from memoria.nodes import (
     summarise,
     trim,
 )
-from memoria.state import InputState, State
-from memoria.summaries import ExtractiveSummariser, ModelSummariser, Summariser
+from memoria.parts import Parts
+from memoria.state import InputState, OutputState, State
+from memoria.summaries import Summariser
 from memoria.tools import ToolLike, as_tools, redacting, tool_error_text
 from memoria.transcript import Transcript
 
@@ -38,7 +40,7 @@ MemoryGraph = CompiledStateGraph[State, Context, Any, Any]
 
 RECURSION_LIMIT = 2 * MAX_TOOL_ROUNDS + 8
 """Graph steps a turn may take: trim, summarise and recall, then a model and a tools step per
-round. The bound a turn really has is `Context.max_tool_rounds`, which ends it with a clear error."""
+round, then archive. The bound a turn really has is `Context.max_tool_rounds`, which ends it with a clear error."""
 
 
 def build_graph(
@@ -61,14 +63,23 @@ def build_graph(
     archived in `transcript` if given (Memoria's databases), else in `store` (any LangGraph
     store), else not at all, and then nothing can be recalled.
     """
-    parts = Parts(
-        chat=_model(model),
-        summariser=_summariser(summary_model),
-        transcript=transcript,
-        tools=tuple(as_tools(tools)),
-    ).with_memory_tool()
+    parts = Parts.fixed(model, summary_model, tools=as_tools(tools), transcript=transcript)
+    return compile_graph(parts, checkpointer=checkpointer, store=store, name=name)
+
+
+def compile_graph(
+    parts: Parts,
+    *,
+    checkpointer: BaseCheckpointSaver | None = None,
+    store: BaseStore | None = None,
+    name: str = "memoria",
+) -> MemoryGraph:
+    """The graph over `parts` (what `build_graph` and `Memoria` fixed)."""
+    parts = parts.with_memory_tool()
     assert parts.memory_tool is not None
-    builder = StateGraph(State, input_schema=InputState, context_schema=Context)
+    builder = StateGraph(
+        State, input_schema=InputState, output_schema=OutputState, context_schema=Context
+    )
     builder.add_node("trim", partial(trim, parts=parts))
     builder.add_node("summarise", partial(summarise, parts=parts))
     builder.add_node("recall", partial(recall, parts=parts))
@@ -81,29 +92,13 @@ def build_graph(
             wrap_tool_call=redacting,
         ),
     )
+    builder.add_node("archive", partial(archive, parts=parts))
     builder.add_edge(START, "trim")
     builder.add_conditional_edges("trim", route_after_trim, ["summarise", "recall"])
     builder.add_edge("summarise", "recall")
     builder.add_edge("recall", "model")
-    builder.add_conditional_edges("model", route_after_model, ["tools", "model", END])
+    builder.add_conditional_edges("model", route_after_model, ["tools", "model", "archive"])
     builder.add_edge("tools", "model")
+    builder.add_edge("archive", END)
     compiled = builder.compile(checkpointer=checkpointer, store=store, name=name)
     return compiled.with_config(recursion_limit=RECURSION_LIMIT)
-
-
-def _model(model: BaseChatModel | str | None) -> BaseChatModel | None:
-    from memoria.models import load_chat_model
-
-    return load_chat_model(model) if isinstance(model, str) else model
-
-
-def _summariser(summary_model: BaseChatModel | str | Summariser | None) -> Summariser | None:
-    if summary_model is None or isinstance(summary_model, Summariser):
-        return summary_model
-    if summary_model == "extractive":
-        return ExtractiveSummariser()
-    chat = _model(summary_model)
-    return ModelSummariser(chat) if chat is not None else None
-
-
-graph = build_graph()

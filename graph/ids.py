@@ -9,7 +9,10 @@ option).
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
+from typing import Any
 
+MAX_THREAD_ID = 128
 PUNCTUATION = frozenset(".-_:@")
 SCRIPT_GROUPS = {"HIRAGANA": "CJK", "KATAKANA": "CJK", "HANGUL": "CJK", "IDEOGRAPHIC": "CJK"}
 SHOWN = 40
@@ -31,8 +34,9 @@ def shown(thread_id: str) -> str:
     return "'" + "".join(pieces) + "'"
 
 
-def check_thread_id(thread_id: str, max_length: int = 128) -> str:
-    """The NFKC form of `thread_id`; ValueError (one line, id shown escaped) if it is unusable."""
+def validate_thread_id(thread_id: str, max_length: int = MAX_THREAD_ID) -> str:
+    """The NFKC form of `thread_id`; ValueError (one line, id shown escaped) if it is unusable:
+    control, invisible and mixed-script ids are refused."""
     if not isinstance(thread_id, str):
         raise ValueError("a thread id must be text")
     normal = unicodedata.normalize("NFKC", thread_id)
@@ -71,3 +75,9 @@ def _script(char: str) -> str:
     if first == "CJK" or first in SCRIPT_GROUPS:
         return "CJK"
     return first
+
+
+def thread_of(config: Mapping[str, Any]) -> str | None:
+    """The thread a run's config names (None: a run without a thread)."""
+    thread_id = (config.get("configurable") or {}).get("thread_id")
+    return None if thread_id is None else str(thread_id)

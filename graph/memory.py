@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 
-from memoria.presets import PRESETS, SUMMARISING_PRESETS, Preset
+from memoria.presets import PRESETS, Preset
 
 Turn = list[BaseMessage]
 
@@ -128,10 +128,6 @@ class MemoryPolicy:
                 f"the recall budget must be 0 or more and below the token limit ({self.high}), "
                 f"not {self.recall_tokens}"
             )
-
-    @property
-    def summarises(self) -> bool:
-        return self.preset in SUMMARISING_PRESETS
 
     @property
     def effective_summary_cap(self) -> int:

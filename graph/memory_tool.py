@@ -16,13 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.prebuilt import ToolRuntime
 from pydantic import BaseModel, Field
 
+from memoria.context import Context
+from memoria.ids import thread_of
+from memoria.memory import group_turns, split_current
+from memoria.presets import RECALL_TURNS
 from memoria.recall import Found, find_excerpts
+from memoria.state import State
 from memoria.transcript import Transcript
+
+if TYPE_CHECKING:
+    from memoria.parts import Parts
 
 MEMORY_TOOL_NAME = "search_conversation"
 MEMORY_TOOL_DESCRIPTION = (
@@ -119,3 +128,29 @@ def render_results(query: str, found: Found, searched: int) -> str:
         turns = ", ".join(str(turn + 1) for turn in sorted(found.skipped))
         lines.append(f"Also matching, already recalled into your context above: turn(s) {turns}.")
     return "\n".join(lines)
+
+
+def graph_memory_tool(parts: Parts) -> BaseTool:
+    """`search_conversation` for Memoria's graph: the thread's transcript (`parts`, or the graph's
+    store), searched below the first turn in view, within `Context.memory_tool_budget`."""
+
+    def scope_of(runtime: ToolRuntime) -> SearchScope | str:
+        state = runtime.state if isinstance(runtime.state, State) else State(**runtime.state)
+        context = runtime.context if isinstance(runtime.context, Context) else Context()
+        transcript = parts.transcript_for(runtime.store)
+        thread_id = thread_of(runtime.config)
+        if transcript is None or thread_id is None:
+            return "The conversation's transcript is not available here: nothing to search."
+        completed, _ = split_current(group_turns(state.messages))
+        return SearchScope(
+            transcript=transcript,
+            thread_id=thread_id,
+            language=state.language or transcript.thread_language(thread_id) or "en",
+            before=state.turns - len(completed),
+            budget_tokens=context.memory_tool_budget,
+            max_turns=context.recall_turns or RECALL_TURNS,
+            count=parts.counter(context, state.token_scale).text,
+            shown={item["turn"] for item in state.recalled},
+        )
+
+    return memory_tool(scope_of)

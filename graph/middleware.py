@@ -66,20 +66,20 @@ from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
 from langgraph.types import Command
 
-from memoria.context import EXTRACTIVE, Context
+from memoria.context import Context
 from memoria.memory import flatten, group_turns, split_current
 from memoria.memory_tool import SearchScope, memory_tool
 from memoria.nodes import (
-    default_summariser,
     fold_into_summary,
     plan_view,
     removals,
     thread_language,
 )
+from memoria.parts import default_summariser, fixed_summariser
 from memoria.presets import RECALL_TURNS
 from memoria.prompts import Fitted, fit_prompt, system_message
 from memoria.recall import budget_after_fold, find_excerpts
-from memoria.summaries import ExtractiveSummariser, ModelSummariser, Summariser
+from memoria.summaries import Summariser
 from memoria.tokens import TokenCounter
 from memoria.transcript import ArchivedTurn, StoreTranscript, Transcript, turn_text
 
@@ -136,7 +136,7 @@ class MemoriaMiddleware(AgentMiddleware[MemoriaMemory, Any, Any]):
         # so it is fixed rather than resolved from the environment.
         self.context = context or Context(model="echo", **settings)
         self.policy = self.context.policy()
-        self._summariser = _summariser(summary_model or self.context.summary_model or None)
+        self._summariser = fixed_summariser(summary_model or self.context.summary_model or None)
         self._resources = ExitStack()
         self._archive: Transcript | None = None
         if db is not None:
@@ -477,18 +477,6 @@ def with_memory(
     return system.model_copy(
         update={"content": [*system.content, {"type": "text", "text": memory}]}
     )
-
-
-def _summariser(summary_model: BaseChatModel | Summariser | str | None) -> Summariser | None:
-    if summary_model is None or isinstance(summary_model, Summariser):
-        return summary_model
-    if summary_model == EXTRACTIVE:
-        return ExtractiveSummariser()
-    if isinstance(summary_model, str):
-        from memoria.models import load_chat_model
-
-        summary_model = load_chat_model(summary_model)
-    return ModelSummariser(summary_model)
 
 
 def memory_thread() -> str:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import math
 import os
 import re
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,8 +57,10 @@ def load_chat_model(spec: str, timeout: float = DEFAULT_TIMEOUT) -> BaseChatMode
     (rate limits, server errors, timeouts), with backoff and honouring `retry-after`.
     """
     spec = spec.strip()
-    if spec == "echo" or spec.startswith("echo:"):
-        return EchoChatModel(delay=echo_delay(spec))
+    if spec == "echo":
+        return EchoChatModel()
+    if spec.startswith("echo:"):
+        raise ModelSpecError(ECHO_TAKES_NOTHING)
     if spec == "local" or spec.startswith("local:"):
         if importlib.util.find_spec("llama_cpp") is None:
             raise ModelSpecError(LOCAL_EXTRA_MISSING)
@@ -89,22 +89,7 @@ def load_chat_model(spec: str, timeout: float = DEFAULT_TIMEOUT) -> BaseChatMode
         raise ModelSpecError(f"cannot load model {spec!r}: {first_line(exc)}") from exc
 
 
-MAX_ECHO_DELAY = 10.0
-
-
-def echo_delay(spec: str) -> float:
-    """The per-word delay of `echo:<seconds>`: a number from 0 to 10."""
-    raw = spec.removeprefix("echo").removeprefix(":")
-    try:
-        delay = float(raw or 0)
-    except ValueError:
-        delay = math.nan
-    if not (math.isfinite(delay) and 0 <= delay <= MAX_ECHO_DELAY):
-        raise ModelSpecError(
-            f"echo takes a delay from 0 to {MAX_ECHO_DELAY:g} seconds per word (echo:0.2), "
-            f"not {raw[:20]!r}"
-        )
-    return delay
+ECHO_TAKES_NOTHING = "echo takes no argument: use --model echo"
 
 
 class IncompleteReplyError(RuntimeError):
@@ -142,9 +127,6 @@ def _usage(input_tokens: int, output_tokens: int) -> UsageMetadata:
 class EchoChatModel(BaseChatModel):
     """Deterministic offline model: replies with the last human message, word for word."""
 
-    delay: float = 0.0
-    """Seconds to wait before each streamed word (`echo:0.2`), to watch streaming or interrupt it."""
-
     @property
     def _llm_type(self) -> str:
         return "echo"
@@ -163,8 +145,6 @@ class EchoChatModel(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         text = self._reply(messages)
-        if self.delay:  # as slow as streaming it would be
-            time.sleep(self.delay * len(text.split()))
         usage = _usage(estimate_prompt_tokens(messages), estimate_text_tokens(text))
         message = AIMessage(text, usage_metadata=usage, response_metadata={"model_name": "echo"})
         return ChatResult(generations=[ChatGeneration(message=message)])
@@ -182,7 +162,6 @@ class EchoChatModel(BaseChatModel):
         # streams in at most MAX_CHUNKS pieces of several words.
         per_chunk = max(1, -(-len(words) // MAX_CHUNKS))
         for start in range(0, len(words), per_chunk):
-            time.sleep(self.delay * per_chunk)
             piece = "".join(words[start : start + per_chunk])
             chunk = ChatGenerationChunk(message=AIMessageChunk(content=piece))
             if run_manager:

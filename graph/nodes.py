@@ -1,8 +1,9 @@
-"""The graph's nodes: `trim`, `summarise`, `recall` and `model` (with `tools`, LangGraph's
-`ToolNode`, in `graph.py`), plus the routes after `trim` and after `model`.
+"""The graph's nodes: `trim`, `summarise`, `recall`, `model` and `archive` (with `tools`,
+LangGraph's `ToolNode`, in `graph.py`), plus the routes after `trim` and after `model`.
 
 Every node gets the run's `Context` (model specs and memory settings) through the LangGraph runtime;
-the models, summariser, transcript and tools that `build_graph` fixed, if any, come through `Parts`.
+the models, summariser, transcript and tools that `build_graph` fixed, if any, come through `Parts`
+(`memoria.parts`), which decides what the run uses.
 """
 
 from __future__ import annotations
@@ -12,10 +13,8 @@ import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import (
     AIMessage,
     BaseMessage,
@@ -24,16 +23,14 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langchain_core.runnables import RunnableConfig
-from langchain_core.tools import BaseTool
 from langgraph.errors import GraphBubbleUp
-from langgraph.prebuilt import ToolRuntime
 from langgraph.runtime import Runtime
-from langgraph.store.base import BaseStore
 
 from memoria.analysis import detect_language
-from memoria.context import EXTRACTIVE, Context
+from memoria.context import Context
 from memoria.errors import describe_error, redact_value
 from memoria.fence import fenced
+from memoria.ids import thread_of
 from memoria.memory import (
     MemoryPlan,
     MemoryPolicy,
@@ -43,22 +40,21 @@ from memoria.memory import (
     split_current,
     unfinished_loop,
 )
-from memoria.memory_tool import SearchScope, memory_tool
-from memoria.models import EchoChatModel, LocalChatModel, check_reply_complete, load_chat_model
-from memoria.presets import RECALL_TURNS, SUMMARISING_PRESETS
+from memoria.models import check_reply_complete
+from memoria.parts import Parts
+from memoria.presets import SUMMARISING_PRESETS
 from memoria.prompts import SUMMARY_HEADER, fit_prompt, system_message
 from memoria.recall import budget_after_fold, find_excerpts
 from memoria.state import State
 from memoria.summaries import (
     ExtractiveSummariser,
-    ModelSummariser,
     Summariser,
     SummaryError,
     check_summary,
 )
 from memoria.tokens import TokenCounter, calibrate, estimate_prompt_tokens, message_text
-from memoria.tools import ToolsUnsupportedError, calls_tools, check_tool_rounds
-from memoria.transcript import ArchivedTurn, StoreTranscript, Transcript, turn_text
+from memoria.tools import check_tool_rounds
+from memoria.transcript import ArchivedTurn, turn_text
 
 T = TypeVar("T")
 
@@ -66,79 +62,9 @@ SUMMARY_CAP_TOLERANCE = 1.25
 """A summary may exceed its cap by this factor (token estimates are approximate) before it is refused."""
 
 
-@dataclass(frozen=True)
-class Parts:
-    """What `build_graph` fixed; anything left None is taken from the run's `Context` (models) or
-    the graph's store (transcript)."""
-
-    chat: BaseChatModel | None = None
-    summariser: Summariser | None = None
-    transcript: Transcript | None = None
-    tools: tuple[BaseTool, ...] = ()
-    """The caller's tools, offered to the model every turn."""
-    memory_tool: BaseTool | None = None
-    """`search_conversation`, offered as `Context.memory_tool` says."""
-
-    def chat_model(self, context: Context) -> BaseChatModel:
-        return self.chat or load_chat_model(context.model, context.request_timeout)
-
-    def offered_tools(self, context: Context, model: BaseChatModel) -> list[BaseTool]:
-        """The tools the model is bound to this turn: the caller's, and the memory tool when
-        `context.memory_tool` is "on", or "auto" and the model can call tools. Raises
-        ToolsUnsupportedError when tools are wanted but the model cannot call them."""
-        wants_memory = context.memory_tool == "on" or (
-            context.memory_tool == "auto" and calls_tools(model)
-        )
-        offered = [*self.tools]
-        if wants_memory and self.memory_tool is not None:
-            offered.append(self.memory_tool)
-        if offered and not calls_tools(model):
-            names = ", ".join(t.name for t in offered)
-            shown = context.model if self.chat is None else type(model).__name__
-            raise ToolsUnsupportedError(
-                f"the model {shown!r} cannot call tools ({names}); pick a model that can "
-                "(groq:..., or another provider's chat model)"
-            )
-        return offered
-
-    def summariser_for(self, context: Context) -> Summariser:
-        if self.summariser is not None:
-            return self.summariser
-        if not context.summary_model and self.chat is not None:
-            return default_summariser(self.chat)
-        spec = context.summary_model_spec
-        if spec == EXTRACTIVE:
-            return ExtractiveSummariser()
-        return ModelSummariser(load_chat_model(spec, context.request_timeout))
-
-    def transcript_for(self, store: BaseStore | None) -> Transcript | None:
-        """The fixed transcript, else the graph's store (Studio's, or the caller's)."""
-        if self.transcript is not None:
-            return self.transcript
-        return StoreTranscript(store) if store is not None else None
-
-    def with_memory_tool(self) -> Parts:
-        """These parts, with the memory tool searching the transcript they point at."""
-        return Parts(
-            self.chat, self.summariser, self.transcript, self.tools, graph_memory_tool(self)
-        )
-
-
-def default_summariser(model: BaseChatModel) -> Summariser:
-    """The chat model summarises, except the offline ones, which get the extractive summariser."""
-    if isinstance(model, EchoChatModel | LocalChatModel):
-        return ExtractiveSummariser()
-    return ModelSummariser(model)
-
-
 def run_context(runtime: Runtime[Context]) -> Context:
     """The run's context; a run started without one gets the defaults (and the environment)."""
     return runtime.context if isinstance(runtime.context, Context) else Context()
-
-
-def thread_of(config: RunnableConfig) -> str | None:
-    thread_id = config.get("configurable", {}).get("thread_id")
-    return None if thread_id is None else str(thread_id)
 
 
 def plan_view(
@@ -170,7 +96,7 @@ def trim(state: State, runtime: Runtime[Context], *, parts: Parts) -> dict[str, 
     limit). Writes `messages` (removals of whole turns beyond the last k, `window` preset only;
     and of what a tool loop that never got its reply left, in a graph run without Memoria's
     rollback), `fold_due` (oldest turns to fold into the summary next), `settings` (this run's
-    context) and a fresh `report`. Summarising presets never remove here: what leaves their view
+    context, when it differs from the thread's last) and a fresh `report`. Summarising presets never remove here: what leaves their view
     is folded first.
     """
     context = run_context(runtime)
@@ -180,13 +106,12 @@ def trim(state: State, runtime: Runtime[Context], *, parts: Parts) -> dict[str, 
         SystemMessage(context.system_prompt),
         state.summary,
         context.policy(),
-        TokenCounter(parts.chat_model(context), state.token_scale),
+        parts.counter(context, state.token_scale),
     )
     dropped = flatten(completed[: plan.drop])
-    return {
+    update: dict[str, Any] = {
         "messages": removals([*stale, *dropped]),
         "fold_due": plan.fold,
-        "settings": context.settings(),
         "report": {
             "turn_started": True,
             "memory": context.memory,
@@ -196,6 +121,9 @@ def trim(state: State, runtime: Runtime[Context], *, parts: Parts) -> dict[str, 
             "fold_due": plan.fold,
         },
     }
+    if (settings := context.settings()) != state.settings:
+        update["settings"] = settings
+    return update
 
 
 def removals(messages: list[BaseMessage]) -> list[RemoveMessage]:
@@ -220,7 +148,7 @@ def summarise(state: State, runtime: Runtime[Context], *, parts: Parts) -> dict[
     extractive summary kept). A successful fold clears them.
     """
     context = run_context(runtime)
-    counter = TokenCounter(parts.chat_model(context), state.token_scale)
+    counter = parts.counter(context, state.token_scale)
     completed, _ = split_current(group_turns(state.messages))
     folding = flatten(completed[: state.fold_due])
     summary, error = fold_into_summary(
@@ -275,10 +203,14 @@ def checked_summary(
     timeout: float,
 ) -> str:
     """The summariser's summary of `previous` and `folding`, within `timeout` seconds; SummaryError
-    if it is empty, over the cap, or not a summary of them (`check_summary`)."""
-    summary = call_with_timeout(
-        lambda: summariser.summarise(previous, folding, cap, counter.text), timeout
-    )
+    if it is empty, over the cap, or not a summary of them (`check_summary`). The built-in
+    extractive summariser runs in place: it cannot hang, and a thread per fold costs a turn."""
+    if type(summariser) is ExtractiveSummariser:  # Memoria's own: it cannot hang
+        summary = summariser.summarise(previous, folding, cap, counter.text)
+    else:
+        summary = call_with_timeout(
+            lambda: summariser.summarise(previous, folding, cap, counter.text), timeout
+        )
     # Postgres cannot store NUL in the checkpoint's text; a summary loses nothing by it.
     summary = summary.replace("\x00", "").strip()
     if not summary:
@@ -327,7 +259,7 @@ def recall(
         }
     language = state.language or transcript.thread_language(thread_id) or "en"
     previous = [m for m in (completed[-1] if completed else []) if m.type == "human"]
-    counter = TokenCounter(parts.chat_model(context), state.token_scale)
+    counter = parts.counter(context, state.token_scale)
     if state.report.get("folded_turns"):
         rest = [system_message(context.system_prompt, state.summary), *state.messages]
         budget = budget_after_fold(budget, context.policy().low, counter.prompt(rest))
@@ -361,23 +293,20 @@ def recall(
 def call_model(
     state: State, runtime: Runtime[Context], config: RunnableConfig, *, parts: Parts
 ) -> dict[str, Any]:
-    """Call the model for the current turn; once it answers without calling tools, archive the turn.
+    """Call the model for the current turn.
 
-    Reads `messages`, `summary`, `recalled`, `token_scale`, `turns`, `summarised_turns`,
-    `language` and `report`; sends the system prompt with the summary and the recalled excerpts,
+    Reads `messages`, `summary`, `recalled`, `token_scale` and `report`; sends the system prompt with the summary and the recalled excerpts,
     then the turns in view, with older tool results shortened if the prompt would pass
     `max_tokens` (`prompts.fit_prompt`), and the offered tools bound. Writes the reply to
     `messages`, recalibrates `token_scale` from the usage the provider reported, and adds the
     prompt size, the usage and the model calls so far to `report`. A reply that calls tools goes
-    to `tools`; one made after `max_tool_rounds` model calls raises ToolLoopError. The reply that
-    ends the turn increments `turns`, fixes the thread's `language` on its first turn and archives
-    the whole turn in the thread's transcript (with the summary when this turn folded, so the
-    thread can later be forked as it stood).
+    to `tools`; one made after `max_tool_rounds` model calls raises ToolLoopError; the reply that
+    ends the turn goes to `archive`.
     """
     context = run_context(runtime)
     model = parts.chat_model(context)
     tools = parts.offered_tools(context, model)
-    counter = TokenCounter(model, state.token_scale)
+    counter = parts.counter(context, state.token_scale)
     _, current = split_current(group_turns(state.messages))
     calls = 1 + sum(isinstance(m, AIMessage) for m in current)
     fitted = fit_prompt(
@@ -414,9 +343,23 @@ def call_model(
     }
     if len(fitted.recalled) < len(state.recalled):  # the memory tool names only what was sent
         update["recalled"] = fitted.recalled
-    if reply.tool_calls or reply.invalid_tool_calls:
-        return update
-    turn: list[BaseMessage] = [*current, reply]
+    return update
+
+
+def archive(
+    state: State, runtime: Runtime[Context], config: RunnableConfig, *, parts: Parts
+) -> dict[str, Any]:
+    """Archive the turn the model has just ended in the thread's transcript.
+
+    Reads `messages` (the current turn, from its human message to the reply), `turns`,
+    `summary`, `summarised_turns`, `language` and `report` (whether this turn folded). Writes
+    `turns` (one more) and `language` (fixed on the thread's first turn). The archived turn
+    carries the summary when this turn folded, so that the thread can later be forked as it
+    stood. A Memoria turn that fails or is cancelled after this node discards the archived turn
+    again (`Turn._rollback`); the fence keeps a cancelled turn's worker from writing at all.
+    """
+    context = run_context(runtime)
+    _, turn = split_current(group_turns(state.messages))
     language = state.language or thread_language(context, turn)
     transcript, thread_id = parts.transcript_for(runtime.store), thread_of(config)
     if transcript is not None and thread_id is not None:
@@ -432,7 +375,7 @@ def call_model(
                 ),
                 language,
             )
-    return {**update, "turns": state.turns + 1, "language": language}
+    return {"turns": state.turns + 1, "language": language}
 
 
 def without_secrets(reply: AIMessage) -> AIMessage:
@@ -480,42 +423,16 @@ def unreadable_calls(reply: AIMessage) -> list[ToolMessage]:
     ]
 
 
-def route_after_model(state: State) -> Literal["tools", "model", "__end__"]:
+def route_after_model(state: State) -> Literal["tools", "model", "archive"]:
     """To `tools` while the model's last reply asks for tool calls; back to `model` when all it
     asked for were calls that could not be read (their errors are its results); else the turn
-    is over."""
+    is over, and goes to `archive`."""
     reply = next((m for m in reversed(state.messages) if isinstance(m, AIMessage)), None)
     if reply is not None and reply.tool_calls:
         return "tools"
     if reply is not None and reply.invalid_tool_calls:
         return "model"
-    return "__end__"
-
-
-def graph_memory_tool(parts: Parts) -> BaseTool:
-    """`search_conversation` for Memoria's graph: the thread's transcript (`parts`, or the graph's
-    store), searched below the first turn in view, within `Context.memory_tool_budget`."""
-
-    def scope_of(runtime: ToolRuntime) -> SearchScope | str:
-        state = runtime.state if isinstance(runtime.state, State) else State(**runtime.state)
-        context = runtime.context if isinstance(runtime.context, Context) else Context()
-        transcript = parts.transcript_for(runtime.store)
-        thread_id = thread_of(runtime.config)
-        if transcript is None or thread_id is None:
-            return "The conversation's transcript is not available here: nothing to search."
-        completed, _ = split_current(group_turns(state.messages))
-        return SearchScope(
-            transcript=transcript,
-            thread_id=thread_id,
-            language=state.language or transcript.thread_language(thread_id) or "en",
-            before=state.turns - len(completed),
-            budget_tokens=context.memory_tool_budget,
-            max_turns=context.recall_turns or RECALL_TURNS,
-            count=TokenCounter(parts.chat_model(context), state.token_scale).text,
-            shown={item["turn"] for item in state.recalled},
-        )
-
-    return memory_tool(scope_of)
+    return "archive"
 
 
 def thread_language(context: Context, turn: list[BaseMessage]) -> str:

@@ -32,7 +32,11 @@ class InputState:
 
 
 @dataclass(kw_only=True)
-class State(InputState):
+class OutputState(InputState):
+    """What a run returns to its caller: the thread's memory, without the channels the nodes use
+    among themselves (`fold_due`, `recalled`, `settings`, `report`), which stay in the checkpoint
+    (`graph.get_state`)."""
+
     summary: str = ""
     """Running summary of every turn folded out of `messages`, in the conversation's language."""
 
@@ -41,9 +45,6 @@ class State(InputState):
 
     summarised_turns: int = 0
     """How many of those turns live only in the summary (and the transcript)."""
-
-    fold_due: int = 0
-    """Oldest completed turns `trim` has handed to `summarise` this turn."""
 
     summary_error: str = ""
     """Why the last summary attempt failed; empty once one succeeds. The turns stay verbatim."""
@@ -56,6 +57,14 @@ class State(InputState):
 
     language: str = ""
     """The thread's language for search ("en", "es"): the setting, or detected from its first turn."""
+
+
+@dataclass(kw_only=True)
+class State(OutputState):
+    """Every channel of the graph: the memory and the nodes' working channels."""
+
+    fold_due: int = 0
+    """Oldest completed turns `trim` has handed to `summarise` this turn."""
 
     recalled: list[dict[str, Any]] = field(default_factory=list)
     """Earlier turns recalled for the current turn: `turn` (from 0), `score`, `created_at`, `text`

@@ -4,7 +4,8 @@ A summariser is anything with `summarise(previous, turns, cap_tokens, count) -> 
 - `ModelSummariser` asks a chat model (the chat model itself, or a cheaper `summary_model`);
 - `ExtractiveSummariser` uses no model: the first sentence of each message, trimmed to the cap.
   It is deterministic, and the default for the offline `local` and `echo` models.
-Pass your own to `build_graph(summariser=...)`.
+Pass your own to `build_graph(summary_model=...)`, `Memoria(summary_model=...)` or
+`MemoriaMiddleware(summary_model=...)`.
 
 A summary that repeats the summariser's instructions, or shares almost none of its words with the
 turns it folds and the previous summary, is refused like a failed call: the turns stay verbatim.

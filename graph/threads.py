@@ -375,18 +375,16 @@ def vet_settings(raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 
 
 def _model_spec_problem(spec: str) -> str:
-    from memoria.models import ModelSpecError, echo_delay
+    from memoria.models import ECHO_TAKES_NOTHING
 
     if spec in ("", "local", "extractive"):
         return ""
     if spec.startswith("local:"):
         return "an imported thread may not name a model file"
-    if spec == "echo" or spec.startswith("echo:"):
-        try:
-            echo_delay(spec)
-        except ModelSpecError as exc:
-            return str(exc)
+    if spec == "echo":
         return ""
+    if spec.startswith("echo:"):
+        return ECHO_TAKES_NOTHING
     provider, _, name = spec.partition(":")
     if not re.fullmatch(r"[a-z][a-z0-9_-]{0,40}", provider) or not name or len(spec) > 200:
         return "not a model spec (provider:model)"

@@ -29,7 +29,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from langchain_core.messages import BaseMessage, messages_from_dict
-from langgraph.store.base import BaseStore, Item, PutOp
+from langgraph.store.base import BaseStore, Item
 
 from memoria.analysis import analyzer
 from memoria.tokens import message_text
@@ -254,9 +254,6 @@ class StoreTranscript:
     def thread_language(self, thread_id: str) -> str | None:
         first = self.store.get(transcript_namespace(thread_id), "0")
         return first.value.get("language") if first is not None else None
-
-    def delete(self, thread_id: str) -> None:
-        self.store.batch([PutOp(item.namespace, item.key, None) for item in self.items(thread_id)])
 
 
 def _item_terms(item: Item) -> str:

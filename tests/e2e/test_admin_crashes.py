@@ -86,7 +86,7 @@ def whole_or_absent(agent: Memoria, thread: str, turns: int) -> bool:
 def recovered(db: Path, env: dict[str, str]) -> Memoria:
     """Open for writing, as any writing command does (which recovers), then read."""
     assert run("ask", "hola", "--model", "echo", "--thread", "probe", "--db", str(db), env=env)
-    agent = Memoria(db=db, context=Context(model="echo"), load_models=False, read_only=True)
+    agent = Memoria(db=db, context=Context(model="echo"), read_only=True)
     assert agent.archive.pending() == {}
     return agent
 

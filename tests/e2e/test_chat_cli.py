@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import sys
 from pathlib import Path
 
 import pexpect
 from groq_stub import Fault, GroqStub
+from processes import MEMORIA, PROMPT, SLOW_MEMORIA, spawn_chat, user_env
 
 from memoria import Context
 from memoria.agent import Memoria
 
-MEMORIA = str(Path(sys.executable).with_name("memoria"))
-PROMPT = "you> "
 LONG_MESSAGE = " ".join(f"palabra{n}" for n in range(60))
-
-
-def spawn_chat(*args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
-    child = pexpect.spawn(
-        MEMORIA,
-        ["chat", *args],
-        env={**base, "TERM": "dumb", **(env or {})},
-        encoding="utf-8",
-        timeout=60,
-        dimensions=(50, 200),
-    )
-    return child
 
 
 def until_prompt(child: pexpect.spawn) -> str:
@@ -39,7 +23,8 @@ def until_prompt(child: pexpect.spawn) -> str:
 
 def test_interactive_chat_session_with_commands_interrupt_and_resume(tmp_path):
     db = str(tmp_path / "chat.sqlite")
-    child = spawn_chat(
+    child, _ = spawn_chat(
+        tmp_path,
         "--model",
         "echo:0.05",
         "--memory",
@@ -51,6 +36,7 @@ def test_interactive_chat_session_with_commands_interrupt_and_resume(tmp_path):
         db,
         "--thread",
         "demo",
+        program=SLOW_MEMORIA,
     )
     child.expect_exact("thread demo (new)")
     until_prompt(child)
@@ -93,7 +79,7 @@ def test_interactive_chat_session_with_commands_interrupt_and_resume(tmp_path):
     child.close()
     assert child.exitstatus == 0
 
-    resumed = spawn_chat("-c", "--model", "echo", "--db", db)
+    resumed, _ = spawn_chat(tmp_path, "-c", "--model", "echo", "--db", db)
     resumed.expect_exact("thread demo (resumed)")
     until_prompt(resumed)
     resumed.sendline("/history")
@@ -198,6 +184,7 @@ def test_invalid_utf8_on_stdin(tmp_path):
         [MEMORIA, "ask", "-", "--model", "echo", "--db", str(tmp_path / "u.sqlite")],
         input=b"hola \xff\xfe",
         capture_output=True,
+        env=user_env(tmp_path),
     )
     assert result.returncode == 1
     assert result.stderr.decode() == "memoria: stdin is not valid UTF-8 (byte 5)\n"

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from fakes import assert_index_matches_transcript
+from processes import MEMORIA, user_env
 
 from memoria import Context
 from memoria.agent import Memoria
@@ -36,7 +37,7 @@ def check_thread(db: Path, thread: str, label: str | None = "crash") -> int:
             "SELECT turn FROM memoria_turns WHERE thread_id = ? ORDER BY turn", (thread,)
         ).fetchall()
     assert_index_matches_transcript(db)
-    with Memoria(db=db, context=Context(model="echo"), load_models=False) as agent:
+    with Memoria(db=db, context=Context(model="echo")) as agent:
         state = agent.state(thread)
         turns = group_turns(agent.transcript(thread))
         assert len(turns) == state.turns
@@ -97,7 +98,7 @@ def test_two_processes_on_the_same_thread_lose_no_turn(tmp_path):
     workers = [start_worker(db, "shared", label, 30) for label in ("A", "B")]
     for worker in workers:
         finish(worker)
-    with Memoria(db=db, context=Context(model="echo"), load_models=False) as agent:
+    with Memoria(db=db, context=Context(model="echo")) as agent:
         turns = group_turns(agent.transcript("shared"))
         assert agent.state("shared").turns == len(turns) == 60
     sent = [turn[0].content.split(":")[0].split() for turn in turns]
@@ -129,9 +130,8 @@ def test_a_full_disk_is_one_line_and_never_a_hang(tmp_path):
         ballast = disk / "ballast"
         ballast.write_bytes(b"x" * 1_000_000)  # to free once the disk is full
         db = disk / "full.sqlite"
-        memoria = str(Path(sys.executable).with_name("memoria"))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
-        base = [memoria, "ask", "-", "--model", "echo", "--thread", "t", "--db", str(db)]
+        env = user_env(tmp_path)
+        base = [MEMORIA, "ask", "-", "--model", "echo", "--thread", "t", "--db", str(db)]
 
         def ask(text: str) -> subprocess.CompletedProcess:
             return subprocess.run(

@@ -15,13 +15,11 @@ Every wait has a timeout, so a hang fails instead of blocking the run.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
 import sqlite3
 import sys
-import termios
 import threading
 import time
 import uuid
@@ -33,7 +31,17 @@ import pytest
 from fakes import assert_index_matches_transcript
 from groq_stub import Fault
 from langchain_core.messages import BaseMessage
-from processes import MEMORIA, TIMEOUT, Running, interrupt, user_env
+from processes import (
+    PROMPT,
+    SLOW_MEMORIA,
+    TESTS,
+    TIMEOUT,
+    Running,
+    interrupt,
+    spawn_chat,
+    user_env,
+)
+from slow_echo import SlowEcho
 
 from memoria import Context
 from memoria.agent import Memoria
@@ -45,7 +53,6 @@ WORKER = str(Path(__file__).with_name("turn_worker.py"))
 GROQ_MODEL = "groq:llama-3.3-70b-versatile"
 INTERRUPT_LIMIT = 0.5
 """Ctrl-C must stop a turn within half a second (issue 10, item 11)."""
-PROMPT = "you> "
 
 
 def words(count: int, tag: str) -> str:
@@ -162,9 +169,9 @@ def test_two_asks_through_two_paths_to_one_file_keep_both_turns(tmp_path, spawn,
     env = user_env(tmp_path, MEMORIA_LOCK_TIMEOUT="120")
     first_text, second_text = words(500, "a"), words(40, "b")  # a ten-second turn, then a short one
     ask = ("ask", "--model", "echo:0.02", "--thread", "t", "--db")
-    first = spawn(ask[0], first_text, *ask[1:], first_path, env=env)
+    first = spawn(ask[0], first_text, *ask[1:], first_path, env=env, program=SLOW_MEMORIA)
     first.wait_for("a0 ", "out")  # the first turn holds the thread and is streaming
-    second = spawn(ask[0], second_text, *ask[1:], second_path, env=env)
+    second = spawn(ask[0], second_text, *ask[1:], second_path, env=env, program=SLOW_MEMORIA)
     second.wait_for("memoria: thread t")  # the second now asks for the thread...
     assert first.ended_at is None, "no overlap: the first turn ended too soon to race"
 
@@ -172,7 +179,7 @@ def test_two_asks_through_two_paths_to_one_file_keep_both_turns(tmp_path, spawn,
     assert second.finish() == 0, second.err
     assert first.out == first_text + "\n" and second.out == second_text + "\n"
     for path in (first_path, second_path):
-        with Memoria(db=path, context=Context(model="echo"), load_models=False) as agent:
+        with Memoria(db=path, context=Context(model="echo")) as agent:
             assert agent.state("t").turns == 3, f"a turn acknowledged to the user is gone ({path})"
             assert texts(agent.transcript("t")) == exchange("seed", first_text, second_text)
     with sqlite3.connect(tmp_path / "s.sqlite") as conn:
@@ -194,7 +201,7 @@ def test_two_long_running_writers_through_two_paths_lose_no_turn(tmp_path, spawn
     for worker in workers:
         assert worker.finish() == 0, worker.err
     for path in (first_path, second_path):
-        with Memoria(db=path, context=Context(model="echo"), load_models=False) as agent:
+        with Memoria(db=path, context=Context(model="echo")) as agent:
             transcript = agent.transcript("shared")
             assert agent.state("shared").turns == len(transcript) // 2 == 2 * turns, path
         sent = [m.text.split(":")[0].split() for m in transcript if m.type == "human"]
@@ -207,7 +214,7 @@ def test_two_memoria_objects_on_two_paths_in_one_process_lose_no_turn(tmp_path, 
     seed(str(tmp_path / "s.sqlite"), "t", "seed")
     first_path, second_path = two_paths(tmp_path, form)
     turns, failures = 6, []
-    context = Context(model="echo:0.001")
+    context = Context(model="echo")
 
     def run(agent: Memoria, label: str) -> None:
         try:
@@ -217,8 +224,8 @@ def test_two_memoria_objects_on_two_paths_in_one_process_lose_no_turn(tmp_path, 
             failures.append(exc)
 
     with (
-        Memoria(db=first_path, context=context) as first,
-        Memoria(db=second_path, context=context) as second,
+        Memoria(db=first_path, context=context, model=SlowEcho(delay=0.001)) as first,
+        Memoria(db=second_path, context=context, model=SlowEcho(delay=0.001)) as second,
     ):
         runners = [
             threading.Thread(target=run, args=(first, "A")),
@@ -231,7 +238,7 @@ def test_two_memoria_objects_on_two_paths_in_one_process_lose_no_turn(tmp_path, 
             assert not runner.is_alive(), "a turn hung"
     assert not failures, failures
     for path in (first_path, second_path):
-        with Memoria(db=path, context=Context(model="echo"), load_models=False) as agent:
+        with Memoria(db=path, context=Context(model="echo")) as agent:
             transcript = agent.transcript("t")
             assert agent.state("t").turns == len(transcript) // 2 == 1 + 2 * turns, path
         sent = [m.text.split(":")[0].split() for m in transcript[2:] if m.type == "human"]
@@ -247,7 +254,12 @@ def test_a_hard_linked_database_is_refused_and_loses_nothing(tmp_path, spawn):
     before = state_of(str(real), "t")
     os.link(real, link)
     askers = [
-        spawn("ask", words(40, tag), "--model", "echo:0.02", "--thread", "t", "--db", str(path))
+        spawn(
+            "ask",
+            words(40, tag),
+            *("--model", "echo:0.02", "--thread", "t", "--db", str(path)),
+            program=SLOW_MEMORIA,
+        )
         for path, tag in ((real, "a"), (link, "b"))
     ]
     for asker, path in zip(askers, (real, link), strict=True):
@@ -292,7 +304,9 @@ def test_delete_during_a_turn_waits_for_it_and_the_thread_never_returns(
     thread = unique("doomed")
     seed(db, thread, "secreto número uno")
     reply = words(200, "w")  # 200 words at 0.05 s: a ten-second turn
-    asker = spawn("ask", reply, "--model", "echo:0.05", "--thread", thread, "--db", db)
+    asker = spawn(
+        "ask", reply, "--model", "echo:0.05", "--thread", thread, "--db", db, program=SLOW_MEMORIA
+    )
     asker.wait_for("w0 ", "out")
     deleter = spawn(
         "threads", "delete", thread, "--db", db, env=user_env(tmp_path, MEMORIA_LOCK_TIMEOUT="120")
@@ -326,7 +340,9 @@ def test_delete_with_a_short_lock_wait_says_busy_and_deletes_nothing(
     thread = unique("busy")
     seed(db, thread, "primero")
     reply = words(240, "w")  # a twelve-second turn
-    asker = spawn("ask", reply, "--model", "echo:0.05", "--thread", thread, "--db", db)
+    asker = spawn(
+        "ask", reply, "--model", "echo:0.05", "--thread", thread, "--db", db, program=SLOW_MEMORIA
+    )
     asker.wait_for("w0 ", "out")
     deleter = spawn(
         "threads", "delete", thread, "--db", db, env=user_env(tmp_path, MEMORIA_LOCK_TIMEOUT=wait)
@@ -372,7 +388,7 @@ processes reach the command at the same moment."""
 def test_two_imports_of_one_thread_at_once_one_wins(db, spawn, tmp_path):
     source = str(tmp_path / "source.sqlite")
     seed(source, "orig", "uno", "dos", "tres")
-    with Memoria(db=source, context=Context(model="echo"), load_models=False) as agent:
+    with Memoria(db=source, context=Context(model="echo")) as agent:
         document = agent.export_thread("orig").to_json()
     expected = exchange("uno", "dos", "tres")
     for attempt in range(3):
@@ -409,7 +425,7 @@ def test_two_imports_of_one_thread_at_once_one_wins(db, spawn, tmp_path):
             f"memoria: thread {thread!r} already exists in {result_db(db)}; "
             "import under a new --thread"
         )
-        with Memoria(db=db, context=Context(model="echo"), load_models=False) as agent:
+        with Memoria(db=db, context=Context(model="echo")) as agent:
             assert agent.state(thread).turns == 3
             assert texts(agent.transcript(thread)) == expected
             assert [texts(turn.messages) for turn in agent.archive.read(thread)] == [
@@ -436,7 +452,7 @@ def check_interrupted_ask(process: Running, took: float) -> None:
 
 
 def state_of(db: str, thread: str) -> dict[str, Any]:
-    with Memoria(db=db, context=Context(model="echo"), load_models=False, read_only=True) as agent:
+    with Memoria(db=db, context=Context(model="echo"), read_only=True) as agent:
         return snapshot(agent, thread)
 
 
@@ -467,7 +483,10 @@ def test_ctrl_c_stops_ask_within_half_a_second(request, memoria, spawn, tmp_path
             tmp_path, GROQ_API_KEY=os.environ["GROQ_API_KEY"], GROQ_API_BASE=groq.base_url
         )
     before = state_of(db, "t")
-    asker = spawn("ask", "one two three", *flags, "--thread", "t", "--db", db, env=env)
+    program = SLOW_MEMORIA if model == "echo" else None
+    asker = spawn(
+        "ask", "one two three", *flags, "--thread", "t", "--db", db, env=env, program=program
+    )
     asker.wait_for("memoria: thread t")
     if model == "groq":
         deadline = time.monotonic() + TIMEOUT
@@ -491,16 +510,6 @@ def test_ctrl_c_stops_ask_within_half_a_second(request, memoria, spawn, tmp_path
     ]
 
 
-def no_flush_on_ctrl_c() -> None:
-    """In the chat's terminal, Ctrl-C does not discard output not yet read. By default the
-    terminal drops what the program wrote and the test has not read yet when a Ctrl-C comes (as
-    the user's terminal would, were it that slow): a later Ctrl-C of a burst would take the
-    "[interrupted" line that answered the first with it."""
-    attributes = termios.tcgetattr(0)
-    attributes[3] |= termios.NOFLSH
-    termios.tcsetattr(0, termios.TCSANOW, attributes)
-
-
 @pytest.mark.parametrize("output", ["stream", "json"])
 @pytest.mark.parametrize("gap", [0.0, 0.02, 0.04])
 def test_a_burst_of_ctrl_c_stops_ask_once(memoria, spawn, tmp_path, output, gap):
@@ -510,7 +519,13 @@ def test_a_burst_of_ctrl_c_stops_ask_once(memoria, spawn, tmp_path, output, gap)
     seed(db, "t", "antes")
     before = state_of(db, "t")
     flags = ["--json"] if output == "json" else []
-    asker = spawn("ask", "one two three", *flags, "--model", "echo:10", "--thread", "t", "--db", db)
+    asker = spawn(
+        "ask",
+        "one two three",
+        *flags,
+        *("--model", "echo:10", "--thread", "t", "--db", db),
+        program=SLOW_MEMORIA,
+    )
     asker.wait_for("memoria: thread t")
     time.sleep(0.5)
     took = interrupt(asker, times=3, gap=gap)
@@ -531,23 +546,6 @@ def test_a_burst_of_ctrl_c_stops_ask_once(memoria, spawn, tmp_path, output, gap)
     assert shown_messages(shown(memoria, "t", db)) == [*exchange("antes"), *exchange("después")]
 
 
-def spawn_chat(
-    tmp_path: Path, *args: str, env: dict[str, str] | None = None
-) -> tuple[pexpect.spawn, io.StringIO]:
-    log = io.StringIO()
-    child = pexpect.spawn(
-        MEMORIA,
-        ["chat", *args],
-        env={**(env or user_env(tmp_path)), "TERM": "dumb"},
-        encoding="utf-8",
-        timeout=TIMEOUT,
-        dimensions=(50, 200),
-        preexec_fn=no_flush_on_ctrl_c,
-    )
-    child.logfile_read = log
-    return child, log
-
-
 def close_chat(child: pexpect.spawn) -> None:
     child.sendline("/exit")
     child.expect(pexpect.EOF, timeout=TIMEOUT)
@@ -564,7 +562,9 @@ def test_ctrl_c_in_chat_stops_the_reply_at_once_and_the_chat_goes_on(
     answered (and the model not sent the interrupted message)."""
     db = str(tmp_path / "c.sqlite")
     if model == "echo":
-        child, log = spawn_chat(tmp_path, "--model", "echo:1", "--db", db, "--thread", "c")
+        child, log = spawn_chat(
+            tmp_path, "--model", "echo:1", "--db", db, "--thread", "c", program=SLOW_MEMORIA
+        )
         reply = {"hola": "hola", "sigo aquí": "sigo aquí"}
     else:
         groq = request.getfixturevalue("groq")
@@ -632,7 +632,9 @@ def test_three_quick_ctrl_c_in_chat_print_no_traceback(memoria, tmp_path):
     than the main one, while the main thread waits at the prompt, is seen only when the next line
     arrives, and that line is dropped; it is typed again."""
     db = str(tmp_path / "c.sqlite")
-    child, log = spawn_chat(tmp_path, "--model", "echo:0.5", "--db", db, "--thread", "c")
+    child, log = spawn_chat(
+        tmp_path, "--model", "echo:0.5", "--db", db, "--thread", "c", program=SLOW_MEMORIA
+    )
     answered = ["hola"]
     try:
         child.expect_exact(PROMPT)
@@ -674,7 +676,9 @@ def test_ctrl_c_ends_the_wait_for_a_busy_thread_at_once(memoria, spawn, tmp_path
     db = str(tmp_path / "b.sqlite")
     seed(db, "t", "antes")
     long_text = words(20, "w")
-    holder = spawn("ask", long_text, "--model", "echo:1", "--thread", "t", "--db", db)
+    holder = spawn(
+        "ask", long_text, "--model", "echo:1", "--thread", "t", "--db", db, program=SLOW_MEMORIA
+    )
     holder.wait_for("w0", name="out")  # it holds the thread now, for some 20 s
     env = user_env(tmp_path, MEMORIA_LOCK_TIMEOUT="60")
     if command == "ask":
@@ -706,7 +710,9 @@ def test_ctrl_c_ends_the_wait_for_a_busy_thread_at_once(memoria, spawn, tmp_path
 
 def test_an_interrupted_turn_prints_nothing_into_the_next_reply(tmp_path):
     db = str(tmp_path / "c.sqlite")
-    child, log = spawn_chat(tmp_path, "--model", "echo:1", "--db", db, "--thread", "c")
+    child, log = spawn_chat(
+        tmp_path, "--model", "echo:1", "--db", db, "--thread", "c", program=SLOW_MEMORIA
+    )
     try:
         child.expect_exact(PROMPT)
         child.sendline(words(10, "w"))
@@ -746,7 +752,9 @@ def signal_a_worker_thread(pid: int, signum: int) -> None:
 
 def test_a_ctrl_c_at_the_prompt_never_eats_the_next_line(memoria, tmp_path):
     db = str(tmp_path / "c.sqlite")
-    child, log = spawn_chat(tmp_path, "--model", "echo:5", "--db", db, "--thread", "c")
+    child, log = spawn_chat(
+        tmp_path, "--model", "echo:5", "--db", db, "--thread", "c", program=SLOW_MEMORIA
+    )
     try:
         child.expect_exact(PROMPT)
         child.sendline("uno dos tres")
@@ -773,10 +781,11 @@ SECOND_CTRL_C = """\
 import json, os, signal, sys, threading, time
 from memoria import Context
 from memoria.agent import Memoria
+from slow_echo import SlowEcho
 
 db = sys.argv[1]
 steps = []
-with Memoria(db=db, context=Context(model="echo:5")) as agent:
+with Memoria(db=db, context=Context(model="echo"), model=SlowEcho(delay=5)) as agent:
     real = agent.checkpointer.discard_after
 
     def slow_discard_after(*args, **kwargs):  # a rollback that takes a moment (a remote database)
@@ -803,7 +812,8 @@ def test_a_second_ctrl_c_does_not_cut_the_rollback_short(tmp_path, spawn):
     db = str(tmp_path / "r.sqlite")
     seed(db, "t", "antes")
     before = state_of(db, "t")
-    script = spawn(db, program=[sys.executable, "-c", SECOND_CTRL_C])
+    env = user_env(tmp_path, PYTHONPATH=str(TESTS))  # for slow_echo
+    script = spawn(db, program=[sys.executable, "-c", SECOND_CTRL_C], env=env)
     assert script.finish() == 0, script.err
     assert state_of(db, "t") == before
     assert json.loads(script.out) == ["rollback started", "rollback finished", "interrupted"]
@@ -857,9 +867,9 @@ def cancel_from_another_thread(turn: Any) -> float:
 def test_cancel_from_another_thread_frees_the_thread_and_the_late_reply_writes_nothing(db, reply):
     thread = unique("cancel")
     model = LateReply(pause=0.0) if reply == "late" else None
-    context = Context(model="echo" if reply == "late" else "echo:0.4")
+    context = Context(model="echo")
     with (
-        Memoria(db=db, context=context, model=model) as agent,
+        Memoria(db=db, context=context, model=model or SlowEcho(delay=0.4)) as agent,
         Memoria(db=db, context=Context(model="echo"), lock_timeout=0) as other,
     ):
         agent.send(thread, "antes")
@@ -886,8 +896,12 @@ def test_cancel_from_another_thread_frees_the_thread_and_the_late_reply_writes_n
         if model is not None:
             assert model.finished.wait(30), "the abandoned model call never returned"
         for worker in workers:
-            worker.join(30)
-            assert not worker.is_alive(), "the abandoned turn never ended"
+            # A worker outlives its turn, idle, for the next one: the turn has ended once the
+            # worker no longer carries its name.
+            deadline = time.monotonic() + 30
+            while worker.name == f"memoria-turn-{thread}" and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert worker.name != f"memoria-turn-{thread}", "the abandoned turn never ended"
         assert snapshot(agent, thread) == before, "the abandoned turn wrote after its cancel"
 
         other.send(thread, "después")
@@ -936,7 +950,9 @@ def test_ctrl_c_between_two_pieces_stops_the_turn_at_the_next_one(tmp_path):
     whatever it was doing) but at the next piece, once the turn is rolled back and the thread is
     free; afterwards Ctrl-C is Python's again."""
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with Memoria(db=tmp_path / "r.sqlite", context=Context(model="echo:0.05")) as agent:
+    with Memoria(
+        db=tmp_path / "r.sqlite", context=Context(model="echo"), model=SlowEcho(delay=0.05)
+    ) as agent:
         agent.send("t", "antes")
         before = snapshot(agent, "t")
         handled: list[str] = []

@@ -7,7 +7,6 @@ import json
 import os
 import pickle
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,11 +14,7 @@ from fakes import body
 
 # Imported at collection: importing it re-enables LangChain deprecation warnings.
 from langchain_classic.memory import ConversationBufferMemory
-
-
-def memoria_path() -> str:
-    return str(Path(sys.executable).with_name("memoria"))
-
+from processes import MEMORIA
 
 SUMMARY_CHAT = ("--model", "echo", "--memory", "summary")
 
@@ -213,7 +208,7 @@ def test_threads_list_shows_the_newest_twenty_unless_asked(memoria, tmp_path):
     three = memoria("threads", "list", "--limit", "3", "--db", str(db)).stdout.splitlines()
     assert len(three) == 4 and three[1].startswith("hilo-24")
     head = subprocess.run(
-        f"{memoria_path()} threads list --all --db {db} | head -1",
+        f"{MEMORIA} threads list --all --db {db} | head -1",
         shell=True,
         capture_output=True,
         text=True,

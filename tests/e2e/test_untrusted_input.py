@@ -12,7 +12,6 @@ import os
 import socket
 import stat
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -22,10 +21,9 @@ import pexpect
 import pytest
 from fakes import raw_controls
 from groq_stub import Fault, GroqStub, ToolCalls, is_summary_request
+from processes import MEMORIA, spawn_chat, user_env
 
 from memoria.prompts import SYSTEM_PROMPT
-
-MEMORIA = str(Path(sys.executable).with_name("memoria"))
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *expected: str) -> str:
@@ -64,13 +62,11 @@ def run_bytes(
     tmp_path: Path, *args: bytes | str, stdin: bytes = b""
 ) -> subprocess.CompletedProcess:
     """`memoria ARGS` with arguments passed as raw bytes (not valid UTF-8, as a shell allows)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
-    env["XDG_STATE_HOME"] = str(tmp_path / "state")
     return subprocess.run(
         [os.fsencode(MEMORIA), *(os.fsencode(a) for a in args)],
         input=stdin,
         capture_output=True,
-        env=env,
+        env=user_env(tmp_path),
         timeout=60,
     )
 
@@ -484,8 +480,8 @@ def test_imported_settings_are_vetted_and_reported(memoria, tmp_path, seeded):
 def test_bad_numbers_are_one_clear_line(memoria, tmp_path):
     db = str(tmp_path / "n.sqlite")
     cases = [
-        (("--model", "echo:-1"), {}, "echo takes a delay from 0 to 10 seconds"),
-        (("--model", "echo:nan"), {}, "echo takes a delay from 0 to 10 seconds"),
+        (("--model", "echo:-1"), {}, "echo takes no argument"),
+        (("--model", "echo:nan"), {}, "echo takes no argument"),
         (("-k", "99999999999999999999"), {}, "-k"),
         ((), {"MEMORIA_REQUEST_TIMEOUT": "0"}, "request_timeout"),
         ((), {"MEMORIA_REQUEST_TIMEOUT": "-1"}, "request_timeout"),
@@ -643,15 +639,7 @@ def test_a_failing_rename_or_fork_creates_nothing(memoria, tmp_path):
 
 def chat(tmp_path: Path, db: Path, thread: str, line: str) -> None:
     """One line typed into an interactive `memoria chat` (a terminal, so input history is kept)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
-    env.update(TERM="dumb", XDG_STATE_HOME=str(tmp_path / "state"))
-    child = pexpect.spawn(
-        MEMORIA,
-        ["chat", "--model", "echo", "--thread", thread, "--db", str(db)],
-        env=env,
-        encoding="utf-8",
-        timeout=60,
-    )
+    child, _ = spawn_chat(tmp_path, "--model", "echo", "--thread", thread, "--db", str(db))
     child.expect_exact("you> ")
     child.sendline(line)
     child.expect_exact("you> ")

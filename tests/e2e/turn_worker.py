@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import itertools
 import sys
+from pathlib import Path
 
 from memoria import Context
 from memoria.agent import Memoria
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from slow_echo import SlowEcho
 
 
 def main() -> None:
@@ -22,8 +26,8 @@ def main() -> None:
     turns = int(sys.argv[4]) if len(sys.argv) > 4 else None
     # A slow echo and a small summary-buffer: a kill can land in the model call, in the summary
     # (every other turn) or in the checkpoint write.
-    context = Context(model="echo:0.001", memory="summary-buffer", max_tokens=160, target_tokens=80)
-    with Memoria(db=db, context=context) as agent:
+    context = Context(model="echo", memory="summary-buffer", max_tokens=160, target_tokens=80)
+    with Memoria(db=db, context=context, model=SlowEcho(delay=0.001)) as agent:
         print("ready", flush=True)
         if turns is None:
             for _ in itertools.count():

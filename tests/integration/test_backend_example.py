@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -12,6 +11,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from processes import MEMORIA, clean_env
+from slow_echo import SCRIPT as SLOW_ECHO
+from slow_echo import SlowEcho
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,15 +32,13 @@ def start_backend(workdir: Path, **settings: str) -> tuple[subprocess.Popen, str
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))},
-        "MEMORIA_LOCK_TIMEOUT": "1",
-        "MEMORIA_DB": str(workdir / "backend.sqlite"),
-        **settings,
-    }
+    env = clean_env(
+        MEMORIA_LOCK_TIMEOUT="1", MEMORIA_DB=str(workdir / "backend.sqlite"), **settings
+    )
     process = subprocess.Popen(
         [
             sys.executable,
+            str(SLOW_ECHO),  # `echo:<seconds>` is a slow echo model there (see slow_echo.py)
             "-m",
             "uvicorn",
             "--app-dir",
@@ -113,6 +113,8 @@ def test_streams_a_reply_and_continues_the_thread(backend):
         listing = client.get("/threads").json()
         assert [t["thread_id"] for t in listing] == ["web-2", "web-1"]
         assert listing[1]["turns"] == 4
+        assert [t["thread_id"] for t in client.get("/threads?limit=1").json()] == ["web-2"]
+        assert client.get("/threads?limit=0").status_code == 422
 
 
 def test_bad_requests(backend):
@@ -144,10 +146,10 @@ def test_a_client_that_hangs_up_cancels_the_turn_and_frees_the_thread(backend):
         thread = client.get("/threads/web-3").json()
         assert [m["content"] for m in thread["messages"]] == ["después", "después"]
     # Another process on the same database is not kept waiting either.
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
+    env = clean_env()
     ask = subprocess.run(
         [
-            str(Path(sys.executable).with_name("memoria")),
+            MEMORIA,
             "ask",
             "y ahora",
             "--model",
@@ -168,12 +170,13 @@ def test_a_client_that_hangs_up_cancels_the_turn_and_frees_the_thread(backend):
 def test_a_thread_busy_in_another_process_is_refused_after_the_lock_wait(backend, tmp_path):
     from memoria import Context, Memoria
 
-    holder = Memoria(db=backend.db, context=Context(model="echo:0.5"), lock_timeout=0.2)
+    holder = Memoria(
+        db=backend.db, context=Context(model="echo"), model=SlowEcho(delay=0.5), lock_timeout=0.2
+    )
     turn = holder.start("web-4", " ".join(["palabra"] * 120))  # holds web-4 for ~60 s
     try:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
-        memoria = str(Path(sys.executable).with_name("memoria"))
-        ask = [memoria, "ask", "hola", "--model", "echo", "--db", str(backend.db)]
+        env = clean_env()
+        ask = [MEMORIA, "ask", "hola", "--model", "echo", "--db", str(backend.db)]
         env = {**env, "MEMORIA_LOCK_TIMEOUT": "0.5"}
         # The same command on a free thread: the anchor for how long a process takes here.
         started = time.monotonic()

@@ -4,13 +4,13 @@ run continues the thread."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from groq_stub import GROQ_TEST_KEY, GroqStub, ToolCalls, answers_tools_with
+from processes import clean_env
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -33,8 +33,7 @@ def stub():
 
 
 def run(script: str, text: str, stub: GroqStub, cwd: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
-    env.update(GROQ_API_KEY=GROQ_TEST_KEY, GROQ_API_BASE=stub.base_url)
+    env = clean_env(GROQ_API_KEY=GROQ_TEST_KEY, GROQ_API_BASE=stub.base_url)
     done = subprocess.run(
         [sys.executable, str(EXAMPLES / script), text],
         capture_output=True,

@@ -6,17 +6,15 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from processes import MEMORIA
 
 from memoria import Context, Memoria
 from memoria.analysis import ANALYZER_VERSION
 from memoria.persistence import DatabaseOpenError
 from memoria.persistence.catalog import SCHEMA_VERSION
-
-MEMORIA = str(Path(sys.executable).with_name("memoria"))
 
 
 def digest(path: Path) -> str:

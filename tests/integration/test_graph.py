@@ -1,17 +1,21 @@
 """The memory graph with a checkpointer and a store, on the deterministic echo model.
 
-Each PRODUCT.md invariant has a test here that fails if the invariant breaks.
+Each guarantee the README lists under "What every preset guarantees" has a test here that fails if
+it breaks.
 """
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 from fakes import BrokenSummariser, RecordingSummariser, store_transcript
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 
 from memoria import Context
-from memoria.graph import graph as module_graph
 from memoria.models import EchoChatModel
+from memoria.studio import graph as module_graph
 from memoria.tokens import TokenCounter
 
 THREAD = {"configurable": {"thread_id": "t"}}
@@ -30,7 +34,9 @@ SEED_PROCESO_VOTACION = (
 
 
 def ask(graph, text, context, config=THREAD):
-    return graph.invoke({"messages": [HumanMessage(text)]}, config, context=context)
+    """One turn; the thread's whole state after it (the run itself returns only `OutputState`)."""
+    graph.invoke({"messages": [HumanMessage(text)]}, config, context=context)
+    return graph.get_state(config).values
 
 
 def conversation(prompt):
@@ -43,6 +49,35 @@ def test_module_graph_has_the_named_nodes_and_the_memory_tool():
     assert {"trim", "summarise", "recall", "model", "tools"} <= nodes
     tool_node = module_graph.nodes["tools"].bound
     assert list(tool_node.tools_by_name) == ["search_conversation"]
+
+
+def test_a_run_returns_the_memory_and_keeps_the_working_channels_in_the_checkpoint(
+    make_graph, echo
+):
+    graph = make_graph(echo)
+    context = Context(model="echo", memory="hybrid")
+    text = "Hola, me llamo Juan y vivo en Bogotá con mi familia desde hace años."
+    out = graph.invoke({"messages": [HumanMessage(text)]}, THREAD, context=context)
+    assert set(out) <= {
+        "messages",
+        "summary",
+        "turns",
+        "summarised_turns",
+        "summary_error",
+        "summary_failures",
+        "token_scale",
+        "language",
+    }
+    assert out["turns"] == 1 and [m.content for m in out["messages"]] == [text, text]
+    assert out["language"] == "es"
+    saved = graph.get_state(THREAD).values
+    assert {"fold_due", "recalled", "settings", "report"} <= set(saved)
+    assert saved["settings"]["memory"] == "hybrid" and saved["report"]["model_calls"] == 1
+
+
+def test_importing_the_graph_module_compiles_no_graph():
+    code = "import sys, memoria.graph; assert 'memoria.studio' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_seed_window_k2_shows_exactly_the_last_two_exchanges(make_graph, echo):

@@ -15,7 +15,9 @@ THREAD = {"configurable": {"thread_id": "g"}}
 
 
 def ask(graph, text, context):
-    return graph.invoke({"messages": [HumanMessage(text)]}, THREAD, context=context)
+    """One turn; the thread's whole state after it (the run itself returns only `OutputState`)."""
+    graph.invoke({"messages": [HumanMessage(text)]}, THREAD, context=context)
+    return graph.get_state(THREAD).values
 
 
 def test_request_carries_model_system_prompt_summary_and_only_the_last_k_turns(groq, make_graph):

@@ -7,7 +7,6 @@ database, dropped after.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from fakes import POSTGRES_SERVER, FailingEcho
+from processes import MEMORIA, clean_env
+from slow_echo import SlowEcho
 
 from memoria import Context
 from memoria.agent import Memoria
@@ -22,7 +23,6 @@ from memoria.memory import group_turns
 from memoria.threads import ThreadExport
 
 WORKER = str(Path(__file__).resolve().parents[1] / "e2e" / "turn_worker.py")
-MEMORIA = str(Path(sys.executable).with_name("memoria"))
 
 
 def count(url: str, sql: str, *params) -> int:
@@ -99,8 +99,8 @@ def test_many_threads_at_once_from_asyncio_tasks_and_two_processes(postgres_url)
         for i, thread in enumerate(threads[:2] * 2)  # two processes per thread for two threads
     ]
 
-    context = Context(model="echo:0.001", memory="summary-buffer", max_tokens=160, target_tokens=80)
-    with Memoria(db=postgres_url, context=context) as agent:
+    context = Context(model="echo", memory="summary-buffer", max_tokens=160, target_tokens=80)
+    with Memoria(db=postgres_url, context=context, model=SlowEcho(delay=0.001)) as agent:
 
         async def writer(thread: str, label: str) -> None:
             for n in range(turns_per_writer):
@@ -125,7 +125,7 @@ def test_many_threads_at_once_from_asyncio_tasks_and_two_processes(postgres_url)
 
 
 def test_the_command_line_on_postgres(postgres_url):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))}
+    env = clean_env()
     run = lambda *args: subprocess.run(  # noqa: E731
         [MEMORIA, *args, "--db", postgres_url], capture_output=True, text=True, env=env, timeout=60
     )
@@ -167,7 +167,7 @@ def test_servers_setting_up_a_new_database_at_once(postgres_url):
         for worker in workers:
             _, err = worker.communicate(timeout=120)
             assert worker.returncode == 0, err
-        with Memoria(db=fresh, context=Context(model="echo"), load_models=False) as agent:
+        with Memoria(db=fresh, context=Context(model="echo")) as agent:
             assert sorted(i.thread_id for i in agent.threads(None)) == ["s0", "s1", "s2", "s3"]
     finally:
         with psycopg.connect(POSTGRES_SERVER, autocommit=True) as conn:

@@ -4,7 +4,6 @@ and threads run through the LangGraph API with the server's own checkpointer and
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from langgraph_sdk import get_sync_client
+from processes import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 LANGGRAPH = str(Path(sys.executable).with_name("langgraph"))
@@ -32,7 +32,7 @@ def server(tmp_path_factory):
         "langgraph-dev"
     )  # for the server log; it runs in the repo, as a user runs it
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("GROQ_", "MEMORIA_"))},
+        **clean_env(),
         "MEMORIA_MODEL": "echo",
         "LANGSMITH_TRACING": "false",
         "LANGGRAPH_CLI_NO_ANALYTICS": "1",

@@ -75,7 +75,7 @@ def test_both_branches_evolve_independently_and_resume_in_new_processes(db):
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.split() == ["6", "window"], "settings and turns carried over"
-    with Memoria(db=db, context=Context(model="echo"), load_models=False) as agent:
+    with Memoria(db=db, context=Context(model="echo")) as agent:
         assert [m.content for m in agent.transcript(thread)][::2][4:] == [
             "solo en el original",
             "otra vez el original",
@@ -88,6 +88,25 @@ def test_both_branches_evolve_independently_and_resume_in_new_processes(db):
             branch,
             branch,
         ]
+
+
+def test_imported_and_forked_threads_are_finished_with_nothing_left_to_run(db):
+    """They are written as the graph's last node leaves a thread: resuming one runs nothing, so
+    no turn is archived twice."""
+    thread = new_id()
+    with Memoria(db=db, context=Context(model="echo")) as agent:
+        for n in range(3):
+            agent.send(thread, f"Mensaje {n}")
+        copies = [
+            agent.fork_thread(thread, at=2, new=f"{thread}-at2"),
+            agent.import_thread(agent.export_thread(thread), f"{thread}-imported").thread_id,
+        ]
+        for copy in copies:
+            config = agent.config(copy)
+            assert agent.graph.get_state(config).next == (), copy
+            turns = agent.state(copy).turns
+            agent.graph.invoke(None, config)  # what a caller resuming the thread would do
+            assert agent.state(copy).turns == turns == len(agent.turns(copy)), copy
 
 
 def test_forks_refuse_a_bad_turn_or_an_existing_name(db):

@@ -43,7 +43,9 @@ def call(name: str, **args: object) -> str:
 
 
 def ask(graph, text, context=QUIET):
-    return graph.invoke({"messages": [HumanMessage(text)]}, THREAD, context=context)
+    """One turn; the thread's whole state after it (the run itself returns only `OutputState`)."""
+    graph.invoke({"messages": [HumanMessage(text)]}, THREAD, context=context)
+    return graph.get_state(THREAD).values
 
 
 def snapshot(agent: Memoria, thread: str):

@@ -20,7 +20,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "data" / "memoria-0.1.sqlite"
 OPENER = """
 import sys
 from memoria import Context, Memoria
-with Memoria(db=sys.argv[1], context=Context(model="echo"), load_models=False) as agent:
+with Memoria(db=sys.argv[1], context=Context(model="echo")) as agent:
     print(len(agent.transcript("juan")))
 """
 
@@ -63,7 +63,7 @@ def test_an_old_database_is_upgraded_and_everything_stays(old_db):
 
 
 def test_a_read_only_command_upgrades_it_once_and_creates_nothing_else(old_db):
-    with Memoria(db=old_db, context=Context(model="echo"), read_only=True, load_models=False) as a:
+    with Memoria(db=old_db, context=Context(model="echo"), read_only=True) as a:
         assert len(a.transcript("juan")) == 18
     assert rows(old_db, "SELECT count(*) FROM memoria_turns") == [(11,)]
     assert not old_db.with_name(old_db.name + ".turnlock").exists()

@@ -7,7 +7,7 @@ from langchain_core.messages import AIMessage, HumanMessage
 
 from memoria.context import Context
 from memoria.models import EchoChatModel
-from memoria.nodes import Parts
+from memoria.parts import Parts
 from memoria.prompts import summariser_messages
 from memoria.summaries import (
     ExtractiveSummariser,
@@ -62,7 +62,7 @@ def test_the_previous_summary_counts_as_source():
     check_summary("Juan vive en Bogotá; preguntó por el wifi y la final de 1986.", previous, FOLDED)
 
 
-@pytest.mark.parametrize("model", ["local", "echo", "echo:0.1"])
+@pytest.mark.parametrize("model", ["local", "echo"])
 def test_offline_chat_models_get_the_extractive_summariser(model):
     assert isinstance(Parts().summariser_for(Context(model=model)), ExtractiveSummariser)
     assert isinstance(
