@@ -20,6 +20,7 @@ from langgraph.prebuilt import ToolNode
 from langgraph.store.base import BaseStore
 
 from memoria.context import MAX_TOOL_ROUNDS, Context
+from memoria.fence import failing_ends_writes
 from memoria.nodes import (
     archive,
     call_model,
@@ -80,10 +81,10 @@ def compile_graph(
     builder = StateGraph(
         State, input_schema=InputState, output_schema=OutputState, context_schema=Context
     )
-    builder.add_node("trim", partial(trim, parts=parts))
-    builder.add_node("summarise", partial(summarise, parts=parts))
-    builder.add_node("recall", partial(recall, parts=parts))
-    builder.add_node("model", partial(call_model, parts=parts))
+    builder.add_node("trim", failing_ends_writes(partial(trim, parts=parts)))
+    builder.add_node("summarise", failing_ends_writes(partial(summarise, parts=parts)))
+    builder.add_node("recall", failing_ends_writes(partial(recall, parts=parts)))
+    builder.add_node("model", failing_ends_writes(partial(call_model, parts=parts)))
     builder.add_node(
         "tools",
         ToolNode(
@@ -92,7 +93,7 @@ def compile_graph(
             wrap_tool_call=redacting,
         ),
     )
-    builder.add_node("archive", partial(archive, parts=parts))
+    builder.add_node("archive", failing_ends_writes(partial(archive, parts=parts)))
     builder.add_edge(START, "trim")
     builder.add_conditional_edges("trim", route_after_trim, ["summarise", "recall"])
     builder.add_edge("summarise", "recall")

@@ -359,6 +359,12 @@ def insert_turn(
 
 def remove_turns(dialect: Dialect, cur: Cursor, thread_id: str, from_turn: int = 0) -> None:
     """Delete the thread's turns numbered `from_turn` or later, and their index entries."""
+    found = cur.execute(
+        "SELECT 1 FROM memoria_turns WHERE thread_id = ? AND turn >= ? LIMIT 1",
+        (thread_id, from_turn),
+    ).fetchone()
+    if found is None:  # the common case (a new turn): a statement that writes nothing still
+        return  # takes log space, which a full disk may not have to give
     dialect.unindex(cur, thread_id, from_turn)
     cur.execute(
         "DELETE FROM memoria_turns WHERE thread_id = ? AND turn >= ?", (thread_id, from_turn)

@@ -20,7 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import ChannelVersions, Checkpoint, CheckpointMetadata
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
-from memoria.fence import fenced
+from memoria.fence import fence_of, fenced
 from memoria.persistence.archive import ThreadArchive, ThreadRecord
 from memoria.persistence.location import Location
 from memoria.persistence.schema import (
@@ -57,7 +57,7 @@ def strict_serializer() -> JsonPlusSerializer:
 
 class FencedWrites:
     """A checkpointer whose writes check the turn's fence (see `memoria.fence`): a cancelled
-    turn's worker can write nothing."""
+    turn's worker can write nothing, and a failed turn's last checkpoint is not written."""
 
     def put(
         self,
@@ -66,6 +66,8 @@ class FencedWrites:
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
+        if _failed(config):
+            return config
         with fenced(config):
             return super().put(config, checkpoint, metadata, new_versions)  # type: ignore[misc]
 
@@ -76,8 +78,16 @@ class FencedWrites:
         task_id: str,
         task_path: str = "",
     ) -> None:
+        if _failed(config):
+            return
         with fenced(config):
             super().put_writes(config, writes, task_id, task_path)  # type: ignore[misc]
+
+
+def _failed(config: RunnableConfig) -> bool:
+    """Whether a node of the run failed: the turn is being rolled back, nothing more to write."""
+    fence = fence_of(config)
+    return fence is not None and fence.failed
 
 
 class AsyncOnThreads:

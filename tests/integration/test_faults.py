@@ -107,3 +107,30 @@ def test_a_failing_summary_model_loses_nothing_and_the_next_fold_retries(
         merged = groq.summary_requests()[-1]["messages"][1]["content"]
         assert merged.startswith("Previous summary:\nMe llamo Juan."), "the model merges it"
         assert len(agent.transcript(THREAD)) == 6
+
+
+def test_a_failed_turn_writes_no_checkpoint_at_all(tmp_path, monkeypatch):
+    """LangGraph writes a run's last checkpoint even when the run failed; Memoria rolls such a
+    turn back, so it is not written in the first place (a full disk then has less to undo)."""
+    from fakes import FailingEcho
+    from langgraph.checkpoint.sqlite import SqliteSaver
+
+    written: list[str] = []
+    real_put = SqliteSaver.put
+
+    def counting_put(self, config, checkpoint, metadata, new_versions):
+        written.append(checkpoint["id"])
+        return real_put(self, config, checkpoint, metadata, new_versions)
+
+    monkeypatch.setattr(SqliteSaver, "put", counting_put)
+    model = FailingEcho()
+    with Memoria(db=tmp_path / "f.sqlite", context=Context(model="echo"), model=model) as agent:
+        agent.send("t", "antes")
+        assert len(written) == 1
+        model.fail = True
+        with pytest.raises(ConnectionError):
+            agent.send("t", "falla")
+        assert len(written) == 1, "the failed turn wrote a checkpoint"
+        model.fail = False
+        agent.send("t", "después")
+        assert len(written) == 2 and agent.state("t").turns == 2
