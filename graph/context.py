@@ -212,6 +212,11 @@ class Context:
         """The fields as plain values, as a thread records them."""
         return asdict(self)
 
+    def given(self) -> dict[str, Any]:
+        """The fields the caller passed (the environment filled the others)."""
+        names: frozenset[str] = getattr(self, "_given", frozenset())
+        return {name: getattr(self, name) for name in names}
+
     @classmethod
     def resume(cls, saved: dict[str, Any], **explicit: Any) -> Context:
         """A thread's saved settings with explicit options on top; unknown keys are ignored, and

@@ -1,4 +1,4 @@
-"""Wiring: START -> trim -> [summarise ->] recall -> model -> [tools -> model ...] -> archive -> END.
+"""Wiring: START -> trim -> [summarise ->] recall -> model -> [tools -> model ...] -> archive.
 
 `build_graph` makes the graph for embedding, with your own models, summariser, tools, checkpointer
 and store or transcript; `memoria.studio` holds the one `langgraph.json` serves. The graph takes
@@ -41,7 +41,8 @@ MemoryGraph = CompiledStateGraph[State, Context, Any, Any]
 
 RECURSION_LIMIT = 2 * MAX_TOOL_ROUNDS + 8
 """Graph steps a turn may take: trim, summarise and recall, then a model and a tools step per
-round, then archive. The bound a turn really has is `Context.max_tool_rounds`, which ends it with a clear error."""
+round, then archive. The bound a turn really has is `Context.max_tool_rounds`, which ends it with
+a clear error."""
 
 
 def build_graph(

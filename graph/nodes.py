@@ -96,8 +96,8 @@ def trim(state: State, runtime: Runtime[Context], *, parts: Parts) -> dict[str, 
     limit). Writes `messages` (removals of whole turns beyond the last k, `window` preset only;
     and of what a tool loop that never got its reply left, in a graph run without Memoria's
     rollback), `fold_due` (oldest turns to fold into the summary next), `settings` (this run's
-    context, when it differs from the thread's last) and a fresh `report`. Summarising presets never remove here: what leaves their view
-    is folded first.
+    context, when it differs from the thread's last) and a fresh `report`. Summarising presets
+    never remove here: what leaves their view is folded first.
     """
     context = run_context(runtime)
     stale = unfinished_loop(state.messages)
@@ -295,13 +295,13 @@ def call_model(
 ) -> dict[str, Any]:
     """Call the model for the current turn.
 
-    Reads `messages`, `summary`, `recalled`, `token_scale` and `report`; sends the system prompt with the summary and the recalled excerpts,
-    then the turns in view, with older tool results shortened if the prompt would pass
-    `max_tokens` (`prompts.fit_prompt`), and the offered tools bound. Writes the reply to
-    `messages`, recalibrates `token_scale` from the usage the provider reported, and adds the
-    prompt size, the usage and the model calls so far to `report`. A reply that calls tools goes
-    to `tools`; one made after `max_tool_rounds` model calls raises ToolLoopError; the reply that
-    ends the turn goes to `archive`.
+    Reads `messages`, `summary`, `recalled`, `token_scale` and `report`; sends the system prompt
+    with the summary and the recalled excerpts, then the turns in view, with older tool results
+    shortened if the prompt would pass `max_tokens` (`prompts.fit_prompt`), and the offered tools
+    bound. Writes the reply to `messages`, recalibrates `token_scale` from the usage the provider
+    reported, and adds the prompt size, the usage and the model calls so far to `report`. A reply
+    that calls tools goes to `tools`; one made after `max_tool_rounds` model calls raises
+    ToolLoopError; the reply that ends the turn goes to `archive`.
     """
     context = run_context(runtime)
     model = parts.chat_model(context)

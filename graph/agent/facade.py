@@ -63,7 +63,7 @@ class Memoria(ThreadAdmin):
         )
         try:
             if resume is not None:
-                self.resume(resume, **given_settings(self.context))
+                self.resume(resume, **self.context.given())
             else:
                 self.load_models()
         except BaseException:
@@ -117,9 +117,3 @@ class Memoria(ThreadAdmin):
             yield from turn
         finally:
             turn.cancel()  # a no-op once the turn has ended
-
-
-def given_settings(context: Context) -> dict[str, Any]:
-    """The fields the caller passed to `Context` (the environment filled the others)."""
-    given: frozenset[str] = getattr(context, "_given", frozenset())
-    return {name: getattr(context, name) for name in given}

@@ -18,9 +18,9 @@ class CtrlC:
     lock included, and a burst of Ctrl-C does so several times. Installed instead, this one
     sends Ctrl-C to the running turn, which stops where it can be rolled back whole
     (`Turn.interrupt`); raises KeyboardInterrupt only inside `raising()` (a prompt, a command) and
-    in a wait for a busy thread (`persistence.waiting.pause`); and otherwise keeps it for the turn about to
-    start, which it stops. It stays installed until the process ends: putting Python's handler
-    back would hand it a Ctrl-C still in flight."""
+    in a wait for a busy thread (`persistence.waiting.pause`); and otherwise keeps it for the turn
+    about to start, which it stops. It stays installed until the process ends: putting Python's
+    handler back would hand it a Ctrl-C still in flight."""
 
     def __init__(self) -> None:
         self.turn: Turn | None = None

@@ -127,3 +127,10 @@ def test_bad_environment_values_fail_with_the_variable_named(monkeypatch, name, 
     monkeypatch.setenv(f"MEMORIA_{name}", raw)
     with pytest.raises(ValueError, match=message):
         Context(model="echo")
+
+
+def test_given_names_only_the_fields_the_caller_passed(monkeypatch):
+    monkeypatch.setenv("MEMORIA_K", "7")
+    context = Context(model="echo", memory="window")
+    assert context.k == 7
+    assert context.given() == {"model": "echo", "memory": "window"}
